@@ -1,5 +1,10 @@
 /**
- * `@semedit/core/testing`: helpers that drive parity tests from fixture manifests.
+ * `@semedit/core/testing`: helpers that drive parity tests from fixture manifests and compare tensors.
  * @module
  */
 export * from './fixtures.js';
+export * from './compare.js';
+export {
+  compareTensorsToExpected, tolerancesFromChecks, loadExpectedTable, readJsonPath, tensorSumF64, tensorFirst4,
+  tensorValueAt, type ExpectedTensor, type ExpectedTensorTable, type Tolerance, type ExpectedTolerances,
+} from './expected-json.js';

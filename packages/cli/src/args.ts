@@ -1,0 +1,39 @@
+/**
+ * Command-line argument parsing on `node:util.parseArgs`, strict: an unknown option is an {@link OptionError}
+ * naming it and the command.
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { OptionError } from '@semedit/core';
+
+/** Options of one command, as `node:util.parseArgs` declares them, plus a help line per option. */
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed command line of one command. */
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Parses `argv` against `options`; unknown options and missing values raise an {@link OptionError}.
+ *
+ * @param command  the command's name, for messages
+ * @param argv     arguments after the command name
+ * @param options  option declarations
+ * @example
+ * ```ts
+ * const a = parseCommandArgs('convert', ['in.ckpt', 'out', '--fp16'], { fp16: { type: 'boolean' } });
+ * a.positionals; // ['in.ckpt', 'out']
+ * ```
+ */
+export function parseCommandArgs(command: string, argv: string[], options: OptionSpec): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: values as ParsedArgs['values'], positionals };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const m = /'([^']+)'/.exec(msg);
+    throw new OptionError(m?.[1] ?? command, `${command}: ${msg}`);
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The command table of `semedit`.
+ * @module
+ */
+import type { Command } from './command.js';
+import { convertCommand } from './convert.js';
+import { demoCommand } from './demo.js';
+import { inspectCommand } from './inspect.js';
+
+/**
+ * Every `semedit` command by name.
+ *
+ * @example
+ * ```ts
+ * await commands['demo']!.run(['--out', 'out/demo']);
+ * ```
+ */
+export const commands: Readonly<Record<string, Command>> = {
+  demo: demoCommand,
+  convert: convertCommand,
+  inspect: inspectCommand,
+};
