@@ -51,14 +51,17 @@ async function runConvIn(fixture: string) {
     const labels: string[] = [];
     const [, , , cin] = sample.shape;
     const [, , , cout] = out.shape;
+    const [, h, wd] = sample.shape;
+    const zoom = (t: tf.Tensor4D, c: number) =>
+      tf.squeeze(tf.image.resizeNearestNeighbor(tf.slice(t, [0, 0, 0, c], [1, -1, -1, 1]), [h * 3, wd * 3])) as tf.Tensor2D;
     tf.tidy(() => {
       for (let c = 0; c < cin; c++) {
-        tiles.push(heatmapToImage(tf.squeeze(tf.slice(sample, [0, 0, 0, c], [1, -1, -1, 1])) as tf.Tensor2D, { colormap: 'gray' }));
-        labels.push(`in ${c}`);
+        tiles.push(heatmapToImage(zoom(sample, c), { colormap: 'gray' }));
+        labels.push(`input ch ${c}`);
       }
       for (let c = 0; c < Math.min(cout, 12); c++) {
-        tiles.push(heatmapToImage(tf.squeeze(tf.slice(out, [0, 0, 0, c], [1, -1, -1, 1])) as tf.Tensor2D, { colormap: 'viridis' }));
-        labels.push(`conv ${c}`);
+        tiles.push(heatmapToImage(zoom(out, c), { colormap: 'viridis' }));
+        labels.push(`conv_in ch ${c}`);
       }
     });
     tf.dispose([kernel, bias, sample, expected, out]);
