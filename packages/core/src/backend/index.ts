@@ -24,3 +24,4 @@ export {
 export { BackendUnavailableError, HeapLimitError, type BackendAttempt, type HeapLimitKind } from './errors.js';
 export { getHeapLimit, setHeapLimit, wasmHeapStats, type WasmHeapStats } from './heap-guard.js';
 export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from './kernels/index.js';
+export { ensureGradients } from './gradients.js';

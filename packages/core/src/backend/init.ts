@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '../errors.js';
 import { BackendUnavailableError, type BackendAttempt } from './errors.js';
+import { ensureGradients } from './gradients.js';
 import { getHeapLimit, setHeapLimit } from './heap-guard.js';
 import { loadCpu, loadNative, loadTensorflow, loadWebgpu, type LoadedBackend } from './loaders.js';
 import { BACKEND_NAMES, resolveBackendOptions, type BackendName, type BackendOptions, type ResolvedBackendOptions } from './options.js';
@@ -88,6 +89,7 @@ export function backendInfo(): BackendInfo | undefined {
 
 async function select(opts: BackendOptions): Promise<BackendInfo> {
   const r = resolveBackendOptions(opts);
+  if (!(await ensureGradients())) r.warnings.push('gradients unavailable: tfjs-core gradient configs could not be loaded');
   if (r.heapLimitBytes !== undefined) setHeapLimit(r.heapLimitBytes);
   const key = JSON.stringify([r.backend ?? 'auto', r.threads, r.simd]);
   if (current && current.key === key && tf.getBackend() === current.info.name) return backendInfo()!;
