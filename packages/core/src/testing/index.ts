@@ -8,3 +8,4 @@ export {
   compareTensorsToExpected, tolerancesFromChecks, loadExpectedTable, readJsonPath, tensorSumF64, tensorFirst4,
   tensorValueAt, type ExpectedTensor, type ExpectedTensorTable, type Tolerance, type ExpectedTolerances,
 } from './expected-json.js';
+export * from './fixture-check.js';
