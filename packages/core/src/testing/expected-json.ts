@@ -10,6 +10,7 @@ import { SemeditError } from '../errors.js';
 import { halfToFloat } from '../io/dtype.js';
 import type { RawTensor } from '../io/types.js';
 import type { FixtureCheck, FixtureManifest } from './fixtures.js';
+import { isContiguous } from '../io/torch-tensors.js';
 
 /**
  * One row of an expected table.
@@ -150,25 +151,7 @@ export function tensorFirst4(t: RawTensor): number[] {
   return out;
 }
 
-/**
- * Whether strides describe a row-major contiguous layout (PyTorch's rule: size-1 dims may have any stride).
- *
- * @param shape sizes
- * @param stride strides in elements
- * @example
- * ```ts
- * isContiguous([2, 3], [3, 1]); // true
- * ```
- */
-export function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] === 1) continue;
-    if (stride[d] !== expected) return false;
-    expected *= shape[d]!;
-  }
-  return true;
-}
+export { isContiguous };
 
 const fmt = (v: number): string => (Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v));
 
