@@ -10,3 +10,4 @@ export * from './io/index.js';
 export * from './image/index.js';
 export * from './tensor/index.js';
 export * from './random.js';
+export * from './clip/index.js';
