@@ -11,3 +11,4 @@ export * from './image/index.js';
 export * from './tensor/index.js';
 export * from './random.js';
 export * from './clip/index.js';
+export * from './schedulers/index.js';

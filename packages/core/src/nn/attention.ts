@@ -1,0 +1,219 @@
+/**
+ * Multi-head scaled dot-product attention, chunked and hookable, on the wasm fast path.
+ *
+ * The score tensor `[B, heads, Nq, Nk]` of a 64×64 latent's self-attention is 1 GiB per batch row in float32,
+ * so the probabilities are computed one chunk at a time: a chunk splits heads and/or queries, never batch rows
+ * (design.md §4), and holds at most `maxScoreElements` scores. Every product is a rank-2 `matMul` per (row,
+ * head) with K pre-transposed (`[d, Nk]`): on tfjs-backend-wasm those run on XNNPACK at ~35 GFLOPS on this
+ * machine, while a batched `matMul` or one with `transposeB` runs at ~2 GFLOPS (measured, design.md §2).
+ * Per-head tensors are cut by halving splits: wasm's `Slice` copies its whole source for every slice, so
+ * `unstack` into n pieces costs n times the tensor, halving 2·log2(n) times.
+ * {@link referenceAttention} is the slow, obviously correct version the fast one is tested against.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { OptionError, ShapeMismatchError } from '../errors.js';
+
+/** Default bound on the scores one chunk materializes: 2^24 float32 values (64 MiB). */
+export const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
+
+/**
+ * Which part of the probabilities a chunk covers: heads `[start, end)` and queries `[start, end)`; always every
+ * batch row and every key.
+ *
+ * @example
+ * ```ts
+ * const s: AttentionSlice = { heads: [0, 8], queries: [0, 2048] };
+ * ```
+ */
+export interface AttentionSlice {
+  heads: readonly [number, number];
+  queries: readonly [number, number];
+}
+
+/**
+ * Sees (and may replace) one chunk of attention probabilities `[B, headsInSlice, queriesInSlice, Nk]`; must
+ * return a tensor of the same shape (or the one it was given).
+ *
+ * @example
+ * ```ts
+ * const double: ProbsHook = (probs) => tf.mul(probs, 2) as tf.Tensor4D;
+ * ```
+ */
+export type ProbsHook = (probs: tf.Tensor4D, slice: AttentionSlice) => tf.Tensor4D;
+
+/**
+ * Options of {@link scaledDotProductAttention} and {@link referenceAttention}.
+ *
+ * @example
+ * ```ts
+ * const o: SdpaOptions = { heads: 8, maxScoreElements: 1 << 22 };
+ * ```
+ */
+export interface SdpaOptions {
+  /** Number of heads h; the channel count must be divisible by it (head size d = C / h). */
+  heads: number;
+  /** Logit scale, default `d^-0.5`. */
+  scale?: number;
+  /** Most scores one chunk may hold (default {@link DEFAULT_MAX_SCORE_ELEMENTS}). */
+  maxScoreElements?: number;
+  /** Called once per chunk with its probabilities, after the softmax and before the product with V. */
+  onProbs?: ProbsHook;
+}
+
+/**
+ * Splits the probabilities of an attention call into chunks of at most `maxScoreElements` scores: as many whole
+ * heads as fit, or, when one head does not fit, one head and as many queries as fit (at least one).
+ *
+ * @param dims             batch B, heads h, queries Nq and keys Nk
+ * @param maxScoreElements the bound (B · headsInChunk · queriesInChunk · Nk)
+ * @returns chunks in head-major order, covering every (head, query) once
+ * @example
+ * ```ts
+ * planAttentionChunks({ batch: 2, heads: 8, queries: 4096, keys: 4096 }, 1 << 24);
+ * // [{ heads: [0, 1], queries: [0, 2048] }, { heads: [0, 1], queries: [2048, 4096] }, { heads: [1, 2], ... }, ...]
+ * ```
+ */
+export function planAttentionChunks(
+  dims: { batch: number; heads: number; queries: number; keys: number },
+  maxScoreElements: number = DEFAULT_MAX_SCORE_ELEMENTS,
+): AttentionSlice[] {
+  if (!Number.isInteger(maxScoreElements) || maxScoreElements < 1) {
+    throw new OptionError('maxScoreElements', `must be a positive integer, got ${maxScoreElements}`);
+  }
+  const { batch, heads, queries, keys } = dims;
+  const chunks: AttentionSlice[] = [];
+  const perHead = batch * queries * keys;
+  if (perHead <= maxScoreElements) {
+    const step = Math.min(heads, Math.floor(maxScoreElements / perHead));
+    for (let h = 0; h < heads; h += step) chunks.push({ heads: [h, Math.min(h + step, heads)], queries: [0, queries] });
+    return chunks;
+  }
+  const step = Math.max(1, Math.floor(maxScoreElements / (batch * keys)));
+  for (let h = 0; h < heads; h++) {
+    for (let q = 0; q < queries; q += step) chunks.push({ heads: [h, h + 1], queries: [q, Math.min(q + step, queries)] });
+  }
+  return chunks;
+}
+
+/** Splits `[n, ...rest]` into n tensors `[...rest]` by halving (see the module note on wasm's Slice). */
+function splitAxis0(x: tf.Tensor, n: number): tf.Tensor[] {
+  if (n === 1) return [tf.reshape(x, x.shape.slice(1))];
+  const a = n >> 1;
+  const [lo, hi] = tf.split(x, [a, n - a], 0);
+  return [...splitAxis0(lo!, a), ...splitAxis0(hi!, n - a)];
+}
+
+function checkShapes(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): { b: number; n: number; m: number; d: number } {
+  const [b, n, c] = q.shape;
+  const m = k.shape[1];
+  if (k.shape[0] !== b || k.shape[2] !== c) throw new ShapeMismatchError('attention key', [b, null, c], k.shape);
+  if (v.shape[0] !== b || v.shape[1] !== m || v.shape[2] !== c) throw new ShapeMismatchError('attention value', [b, m, c], v.shape);
+  if (!Number.isInteger(heads) || heads < 1 || c % heads !== 0) throw new OptionError('heads', `${heads} does not divide the ${c} channels`);
+  return { b, n, m, d: c / heads };
+}
+
+function checkHookOutput(out: tf.Tensor, want: readonly number[]): void {
+  if (out.rank !== want.length || out.shape.some((s, i) => s !== want[i])) {
+    throw new ShapeMismatchError('attention hook output', want, out.shape);
+  }
+}
+
+/**
+ * Multi-head attention `softmax(q kᵀ · scale) v` per head, chunked (see {@link planAttentionChunks}) with an
+ * optional hook on each chunk's probabilities. Symbols: B batch, Nq queries, Nk keys, h heads, d = C/h.
+ *
+ * @param q    `[B, Nq, C]` queries (heads interleaved as `[h, d]` in the channel axis, as diffusers' `to_q`)
+ * @param k    `[B, Nk, C]` keys
+ * @param v    `[B, Nk, C]` values
+ * @param opts heads, scale, chunk bound, probability hook
+ * @returns `[B, Nq, C]`
+ * @example
+ * ```ts
+ * const out = scaledDotProductAttention(q, k, v, { heads: 8, onProbs: (p, s) => { console.log(p.shape, s); return p; } });
+ * // [2, 8, 1024, 77] { heads: [0, 8], queries: [0, 1024] }
+ * ```
+ */
+export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: SdpaOptions): tf.Tensor3D {
+  const { b, n, m, d } = checkShapes(q, k, v, opts.heads);
+  const h = opts.heads;
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const chunks = planAttentionChunks({ batch: b, heads: h, queries: n, keys: m }, opts.maxScoreElements);
+  // Per (row, head) operands, index i = row * h + head: q_i [Nq, d] (scale folded in), kT_i [d, Nk], v_i [Nk, d].
+  const qs = splitAxis0(tf.reshape(tf.transpose(tf.reshape(tf.mul(q, scale), [b, n, h, d]), [0, 2, 1, 3]), [b * h, n, d]), b * h);
+  const kT = splitAxis0(tf.reshape(tf.transpose(tf.reshape(k, [b, m, h, d]), [0, 2, 3, 1]), [b * h, d, m]), b * h);
+  const vs = splitAxis0(tf.reshape(tf.transpose(tf.reshape(v, [b, m, h, d]), [0, 2, 1, 3]), [b * h, m, d]), b * h);
+  const pieces: tf.Tensor[][] = Array.from({ length: b * h }, () => []);
+  for (const slice of chunks) {
+    const [h0, h1] = slice.heads;
+    const [q0, q1] = slice.queries;
+    const index: number[] = [];
+    for (let r = 0; r < b; r++) for (let j = h0; j < h1; j++) index.push(r * h + j);
+    const outs = tf.tidy(() => {
+      let probs = index.map((i) => {
+        const qi = q1 - q0 === n ? qs[i]! : tf.slice(qs[i]!, [q0, 0], [q1 - q0, d]);
+        return tf.softmax(tf.matMul(qi as tf.Tensor2D, kT[i] as tf.Tensor2D)); // [q1-q0, Nk]
+      });
+      if (opts.onProbs) {
+        const shape = [b, h1 - h0, q1 - q0, m] as const;
+        const stacked = tf.reshape(tf.stack(probs), [...shape]) as tf.Tensor4D;
+        const hooked = opts.onProbs(stacked, slice);
+        checkHookOutput(hooked, shape);
+        if (hooked !== stacked) probs = splitAxis0(tf.reshape(hooked, [index.length, q1 - q0, m]), index.length) as tf.Tensor2D[];
+      }
+      return probs.map((p, j) => tf.matMul(p as tf.Tensor2D, vs[index[j]!] as tf.Tensor2D)); // [q1-q0, d]
+    });
+    outs.forEach((o, j) => pieces[index[j]!]!.push(o));
+  }
+  const perHead = pieces.map((list) => (list.length === 1 ? list[0]! : tf.concat(list, 0))); // [Nq, d] each
+  const all = tf.reshape(perHead.length === 1 ? perHead[0]! : tf.concat(perHead, 0), [b, h, n, d]);
+  return tf.reshape(tf.transpose(all, [0, 2, 1, 3]), [b, n, h * d]);
+}
+
+/**
+ * The attention probabilities `softmax(q kᵀ · scale)` of every head at once, with batched matmuls: the slow,
+ * obviously correct reference for {@link scaledDotProductAttention}.
+ *
+ * @param q    `[B, Nq, C]`
+ * @param k    `[B, Nk, C]`
+ * @param opts heads and scale
+ * @returns `[B, h, Nq, Nk]`
+ * @example
+ * ```ts
+ * referenceAttentionProbs(q, k, { heads: 8 }).shape; // [2, 8, 1024, 77]
+ * ```
+ */
+export function referenceAttentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, opts: SdpaOptions): tf.Tensor4D {
+  const { b, n, m, d } = checkShapes(q, k, k, opts.heads);
+  const h = opts.heads;
+  const qh = tf.transpose(tf.reshape(q, [b, n, h, d]), [0, 2, 1, 3]);
+  const kh = tf.transpose(tf.reshape(k, [b, m, h, d]), [0, 2, 1, 3]);
+  return tf.softmax(tf.mul(tf.matMul(qh, kh, false, true), opts.scale ?? 1 / Math.sqrt(d))) as tf.Tensor4D;
+}
+
+/**
+ * Unchunked reference attention (batched matmuls, `transposeB`): `softmax(q kᵀ · scale) v`, with the hook
+ * called once on the whole `[B, h, Nq, Nk]` probabilities.
+ *
+ * @param q    `[B, Nq, C]`
+ * @param k    `[B, Nk, C]`
+ * @param v    `[B, Nk, C]`
+ * @param opts heads, scale, hook (`maxScoreElements` is ignored)
+ * @returns `[B, Nq, C]`
+ * @example
+ * ```ts
+ * const ref = referenceAttention(q, k, v, { heads: 8 }); // same values as scaledDotProductAttention
+ * ```
+ */
+export function referenceAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: SdpaOptions): tf.Tensor3D {
+  const { b, n, m, d } = checkShapes(q, k, v, opts.heads);
+  const h = opts.heads;
+  let probs = referenceAttentionProbs(q, k, opts);
+  if (opts.onProbs) {
+    const hooked = opts.onProbs(probs, { heads: [0, h], queries: [0, n] });
+    checkHookOutput(hooked, probs.shape);
+    probs = hooked;
+  }
+  const vh = tf.transpose(tf.reshape(v, [b, m, h, d]), [0, 2, 1, 3]);
+  return tf.reshape(tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]), [b, n, h * d]);
+}
