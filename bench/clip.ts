@@ -1,0 +1,101 @@
+/**
+ * CLIP at real sizes with random weights: the ViT-L/14 text encoder (SD 1.x's, one 77-token prompt) and the
+ * ViT-B/32 image encoder (one 224x224 image), ms per call on each backend available, as a ratio to the stock
+ * single-threaded wasm build measured in the same run. Each backend runs in its own child process (same weights,
+ * same seed), so one configuration's heap and worker pool cannot slow the next.
+ *
+ *   pnpm exec tsx --conditions=@repo/source bench/clip.ts [--reps=5] [--warmup=1] [--cpu=1]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendInfo } from '@semedit/core/backend';
+import {
+  ClipTextModelWithProjection, ClipVisionModelWithProjection, buildClipTextParams, buildClipVisionParams,
+  clipTextExpectedShapes, clipVisionExpectedShapes, resolveClipTextConfig, resolveClipVisionConfig,
+} from '@semedit/core/clip';
+import { createGenerator } from '@semedit/core';
+import type { RawTensor } from '@semedit/core/io';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { intArg, machine, printTable, timeIt, writeResult } from './lib/harness.js';
+
+const reps = intArg('reps', 5);
+const warmup = intArg('warmup', 1);
+const withCpu = intArg('cpu', 1) > 0;
+
+// openai/clip-vit-large-patch14 text tower and openai/clip-vit-base-patch32 vision tower (transformers configs).
+const textCfg = resolveClipTextConfig({
+  vocab_size: 49408, hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12,
+  max_position_embeddings: 77, hidden_act: 'quick_gelu', projection_dim: 768,
+});
+const visionCfg = resolveClipVisionConfig({
+  hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, image_size: 224,
+  patch_size: 32, hidden_act: 'quick_gelu', projection_dim: 512,
+});
+
+function randomWeights(shapes: Readonly<Record<string, readonly (number | null)[]>>, seed: number): Map<string, RawTensor> {
+  const gen = createGenerator(seed);
+  const out = new Map<string, RawTensor>();
+  for (const [k, s] of Object.entries(shapes)) {
+    const dims = s.map((d) => d ?? 1);
+    const data = gen.normal(dims.reduce((a, b) => a * b, 1));
+    const scale = /norm|layrnorm/.test(k) && k.endsWith('.weight') ? 0 : 0.02;
+    for (let i = 0; i < data.length; i++) data[i] = (scale === 0 ? 1 : 0) + scale * data[i]!;
+    out.set(k, { dtype: 'float32', shape: dims, data });
+  }
+  return out;
+}
+
+interface Row { case: string; backend: string; medianMs: number; minMs: number; reps: number }
+
+const CONFIGS: { label: string; opts: Parameters<typeof initBackend>[0] }[] = [
+  { label: 'wasm 1 thread (stock build)', opts: { backend: 'wasm', threads: 1 } },
+  { label: 'wasm all threads', opts: { backend: 'wasm' } },
+  ...(withCpu ? [{ label: 'cpu', opts: { backend: 'cpu' as const } }] : []),
+];
+
+/** Runs one configuration in this process and prints its rows as JSON. */
+async function child(index: number): Promise<void> {
+  const c = CONFIGS[index]!;
+  const info = await initBackend(c.opts);
+  const textFlat = randomWeights(clipTextExpectedShapes(textCfg, 768), 1);
+  const visionFlat = randomWeights(clipVisionExpectedShapes(visionCfg, 512), 2);
+  const ids = [[49406, ...Array.from({ length: 75 }, (_, i) => 320 + i), 49407]];
+  const text = new ClipTextModelWithProjection(textCfg, buildClipTextParams(textFlat, textCfg, { projection: true }).params as never);
+  const vision = new ClipVisionModelWithProjection(visionCfg, buildClipVisionParams(visionFlat, visionCfg, { projection: true }).params as never);
+  const pixels = tf.randomNormal([1, 224, 224, 3]);
+  const r = c.label === 'cpu' ? 1 : reps;
+  const w = c.label === 'cpu' ? 0 : warmup;
+  const rows: Row[] = [];
+  const t = timeIt(() => { const o = text.forward(ids); o.textEmbeds.dataSync(); tf.dispose(Object.values(o).flat() as tf.Tensor[]); }, { warmup: w, reps: r });
+  rows.push({ case: 'CLIP ViT-L/14 text [1,77]', backend: c.label, ...t });
+  const v = timeIt(() => { const o = vision.forward(pixels); o.imageEmbeds.dataSync(); tf.dispose(Object.values(o).flat() as tf.Tensor[]); }, { warmup: w, reps: r });
+  rows.push({ case: 'CLIP ViT-B/32 image [1,224,224,3]', backend: c.label, ...v });
+  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const infos: BackendInfo[] = [];
+  for (let i = 0; i < CONFIGS.length; i++) {
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${i}`], {
+      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
+    if (!line) throw new Error(`configuration ${CONFIGS[i]!.label} printed no result`);
+    const r = JSON.parse(line.slice(9)) as { info: BackendInfo; rows: Row[] };
+    infos.push(r.info);
+    rows.push(...r.rows);
+  }
+  const base = CONFIGS[0]!.label;
+  const baseMs = (r: Row) => rows.find((b) => b.case === r.case && b.backend === base)!.medianMs;
+  const ratios = rows.filter((r) => r.backend !== base).map((r) => ({ case: `${r.case} · ${r.backend}`, speedup: baseMs(r) / r.medianMs, baseline: base }));
+  const m = machine();
+  console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}`);
+  for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
+  printTable(['case', 'backend', 'median ms', `x vs ${base}`], rows.map((r) => [r.case, r.backend, r.medianMs.toFixed(1), (baseMs(r) / r.medianMs).toFixed(2)]));
+  console.log(`wrote ${writeResult('clip', { bench: 'clip', date: new Date().toISOString(), machine: m, backends: infos, timings: rows, ratios })}`);
+}
+
+const childIndex = intArg('child', -1 >>> 0);
+if (childIndex !== -1 >>> 0) await child(childIndex);
+else await main();

@@ -1,0 +1,118 @@
+/**
+ * Shared bench plumbing: machine description, warm-up + median timing, and writing a result JSON that the
+ * dashboard reads (`bench/results/<name>.json`). Every figure a bench reports is a ratio against a baseline
+ * measured in the same run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { arch, availableParallelism, cpus, platform, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The machine a result was measured on. */
+export interface Machine {
+  cpu: string;
+  logicalCores: number;
+  availableParallelism: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+}
+
+/**
+ * Describes this machine.
+ *
+ * @example
+ * ```ts
+ * machine().logicalCores; // 2
+ * ```
+ */
+export function machine(): Machine {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    logicalCores: cpus().length,
+    availableParallelism: availableParallelism(),
+    memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1),
+    node: process.version,
+    platform: `${platform()} ${arch()}`,
+  };
+}
+
+/**
+ * Median of a list of numbers.
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Times `fn` (which must finish its work before returning, e.g. with `dataSync()`): `warmup` runs, then the
+ * median of `reps`.
+ *
+ * @example
+ * ```ts
+ * const { medianMs } = timeIt(() => conv().dataSync(), { warmup: 1, reps: 5 });
+ * ```
+ */
+export function timeIt(fn: () => void, opts: { warmup: number; reps: number }): { medianMs: number; minMs: number; reps: number } {
+  for (let i = 0; i < opts.warmup; i++) fn();
+  const ms: number[] = [];
+  for (let i = 0; i < opts.reps; i++) {
+    const t0 = performance.now();
+    fn();
+    ms.push(performance.now() - t0);
+  }
+  return { medianMs: median(ms), minMs: Math.min(...ms), reps: opts.reps };
+}
+
+/**
+ * Reads `--name=value` integer arguments.
+ *
+ * @example
+ * ```ts
+ * const reps = intArg('reps', 5);
+ * ```
+ */
+export function intArg(name: string, fallback: number): number {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const v = hit ? Number(hit.split('=')[1]) : fallback;
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer`);
+  return v;
+}
+
+/**
+ * Writes `bench/results/<name>.json` and returns its path.
+ *
+ * @example
+ * ```ts
+ * writeResult('clip', { bench: 'clip', ... });
+ * ```
+ */
+export function writeResult(name: string, result: object): string {
+  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', `${name}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  return out;
+}
+
+/**
+ * Prints rows as an aligned table.
+ *
+ * @example
+ * ```ts
+ * printTable(['case', 'ms'], [['conv', '12.0']]);
+ * ```
+ */
+export function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  rows.forEach((r) => console.log(line(r)));
+}
