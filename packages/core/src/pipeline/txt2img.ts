@@ -1,0 +1,171 @@
+/**
+ * Text-to-image with Stable Diffusion as an async generator of steps: prompts, negative prompt, classifier-free
+ * guidance, any scheduler, seeded or given latents, a per-step callback, progress events, decoded images.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ClipTextModel } from '../clip/text-model.js';
+import type { ClipTokenizer } from '../clip/tokenizer.js';
+import { OptionError, ShapeMismatchError } from '../errors.js';
+import { createGenerator } from '../random.js';
+import { randn } from '../random.js';
+import type { Scheduler } from '../schedulers/index.js';
+import type { AttentionHookResolver } from '../unet/hooks.js';
+import type { UNet2DConditionModel } from '../unet/unet.js';
+import type { AutoencoderKL } from '../vae/vae.js';
+import { cfgDenoiser, unetNoiseModel } from './denoiser.js';
+import { sampleLoop, type StepEvent } from './sample.js';
+import { encodePrompts, type TruncatedPrompt } from './text.js';
+
+/** The parts of a Stable Diffusion pipeline. */
+export interface StableDiffusion {
+  tokenizer: ClipTokenizer;
+  textEncoder: ClipTextModel;
+  unet: UNet2DConditionModel;
+  vae: AutoencoderKL;
+  scheduler: Scheduler;
+}
+
+/** Options of {@link textToImage}. */
+export interface TextToImageOptions {
+  /** One prompt, or one per image. */
+  prompt: string | readonly string[];
+  /** Negative prompt(s): one for all or one per prompt (default: the empty prompt). */
+  negativePrompt?: string | readonly string[];
+  /** Classifier-free guidance scale (default 7.5). */
+  guidanceScale?: number;
+  /** Denoising steps (default 50). */
+  numInferenceSteps?: number;
+  /** Image size in pixels (default: the UNet's `sample_size` × the VAE factor); multiples of the VAE factor. */
+  height?: number;
+  width?: number;
+  /** Images per prompt (default 1). */
+  numImagesPerPrompt?: number;
+  /** Seed of the starting noise (default 0); ignored when `latents` are given. */
+  seed?: number;
+  /** Starting latents `[B, h, w, C]` at unit variance (the caller keeps ownership). */
+  latents?: tf.Tensor4D;
+  /** DDIM η (default 0). */
+  eta?: number;
+  /** Attention hooks for every UNet call. */
+  hooks?: AttentionHookResolver;
+  /** May replace the latents after a step (ownership passes to the loop). */
+  onStepEnd?: (ev: StepEvent) => tf.Tensor4D | undefined | void;
+  /** Progress: steps done and total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Over-long prompts: `warn` (default, reported in the result) or `error`. */
+  onTruncate?: 'warn' | 'error';
+}
+
+/** What {@link textToImage} returns when done (the caller owns the tensors). */
+export interface TextToImageResult {
+  /** Final latents `[B, h, w, C]`. */
+  latents: tf.Tensor4D;
+  /** Decoded images `[B, H, W, 3]` in [0, 1] (diffusers' `(x / 2 + 0.5).clamp(0, 1)`). */
+  images: tf.Tensor4D;
+  /** Prompts that were cut to the model length. */
+  truncated: TruncatedPrompt[];
+}
+
+/**
+ * Decodes latents to images in [0, 1]: `vae.decode(latents / scaling_factor) / 2 + 0.5`, clamped.
+ *
+ * @param vae     the VAE
+ * @param latents `[B, h, w, C]`
+ * @example
+ * ```ts
+ * const images = decodeLatents(vae, latents); // [B, 8h, 8w, 3]
+ * ```
+ */
+export function decodeLatents(vae: AutoencoderKL, latents: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const x = vae.decode(tf.div(latents, vae.config.scalingFactor));
+    return tf.clipByValue(tf.add(tf.div(x, 2), 0.5), 0, 1) as tf.Tensor4D;
+  });
+}
+
+function listOf(v: string | readonly string[] | undefined, n: number, name: string, fallback: string): string[] {
+  if (v === undefined) return Array.from({ length: n }, () => fallback);
+  const list = typeof v === 'string' ? [v] : [...v];
+  if (list.some((p) => typeof p !== 'string')) throw new OptionError(name, 'must be strings');
+  if (list.length === 1) return Array.from({ length: n }, () => list[0]!);
+  if (list.length !== n) throw new OptionError(name, `has ${list.length} entries for ${n} prompts`);
+  return list;
+}
+
+/**
+ * Generates images from text. Iterate it for per-step events; its return value is the result.
+ *
+ * @param sd   tokenizer, text encoder, UNet, VAE, scheduler
+ * @param opts prompts, guidance, steps, size, seed or latents, callbacks
+ * @example
+ * ```ts
+ * const run = textToImage(sd, { prompt: 'a red circle', numInferenceSteps: 20, seed: 1 });
+ * let r = await run.next();
+ * while (!r.done) r = await run.next();
+ * const { images } = r.value; // [1, 64, 64, 3]
+ * ```
+ */
+export async function* textToImage(sd: StableDiffusion, opts: TextToImageOptions): AsyncGenerator<StepEvent, TextToImageResult> {
+  const prompts0 = typeof opts.prompt === 'string' ? [opts.prompt] : [...opts.prompt];
+  if (prompts0.length === 0 || prompts0.some((p) => typeof p !== 'string')) throw new OptionError('prompt', 'must be a non-empty string or list of strings');
+  const perPrompt = opts.numImagesPerPrompt ?? 1;
+  if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new OptionError('numImagesPerPrompt', `must be a positive integer, got ${perPrompt}`);
+  const negatives0 = listOf(opts.negativePrompt, prompts0.length, 'negativePrompt', '');
+  const prompts = prompts0.flatMap((p) => Array.from({ length: perPrompt }, () => p));
+  const negatives = negatives0.flatMap((p) => Array.from({ length: perPrompt }, () => p));
+  const promptIndex = prompts0.flatMap((_, i) => Array.from({ length: perPrompt }, () => i));
+  const factor = 2 ** (sd.vae.config.blockOutChannels.length - 1);
+  const sampleSize = sd.unet.config.sampleSize;
+  const defaultSize = (name: string, axis: 0 | 1): number => {
+    if (sampleSize === null) throw new OptionError(name, 'the UNet config has no sample_size: give height and width');
+    return (typeof sampleSize === 'number' ? sampleSize : sampleSize[axis]!) * factor;
+  };
+  const height = opts.height ?? defaultSize('height', 0);
+  const width = opts.width ?? defaultSize('width', 1);
+  for (const [k, v] of [['height', height], ['width', width]] as const) {
+    if (!Number.isInteger(v) || v <= 0 || v % factor !== 0) throw new OptionError(k, `must be a positive multiple of ${factor}, got ${v}`);
+  }
+  const shape: [number, number, number, number] = [prompts.length, height / factor, width / factor, sd.unet.config.inChannels];
+  if (opts.latents && opts.latents.shape.some((d, i) => d !== shape[i])) throw new ShapeMismatchError('latents', shape, opts.latents.shape);
+  const scale = opts.guidanceScale ?? 7.5;
+  const cond = encodePrompts(sd.tokenizer, sd.textEncoder, prompts, { onTruncate: opts.onTruncate ?? 'warn' });
+  const uncond = scale > 1 ? encodePrompts(sd.tokenizer, sd.textEncoder, negatives, { onTruncate: opts.onTruncate ?? 'warn' }) : undefined;
+  const gen = createGenerator(opts.seed ?? 0);
+  const start = opts.latents ? tf.clone(opts.latents) : (randn(shape, gen) as tf.Tensor4D);
+  try {
+    const denoise = cfgDenoiser(unetNoiseModel(sd.unet), {
+      cond: cond.embeddings, uncond: uncond?.embeddings ?? cond.embeddings, scale, prompts: promptIndex,
+      ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    });
+    const loop = sampleLoop(denoise, sd.scheduler, {
+      latents: start, numInferenceSteps: opts.numInferenceSteps ?? 50, eta: opts.eta ?? 0, generator: gen,
+      ...(opts.onStepEnd ? { onStepEnd: opts.onStepEnd } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    let r = await loop.next();
+    while (!r.done) {
+      yield r.value;
+      r = await loop.next();
+    }
+    const latents = r.value;
+    const truncated = [...cond.truncated, ...(uncond?.truncated ?? []).map((t) => ({ ...t, prompt: `(negative) ${t.prompt}` }))];
+    return { latents, images: decodeLatents(sd.vae, latents), truncated };
+  } finally {
+    tf.dispose([start, cond.embeddings, ...(uncond ? [uncond.embeddings] : [])]);
+  }
+}
+
+/**
+ * Runs {@link textToImage} to the end and returns its result.
+ *
+ * @example
+ * ```ts
+ * const { images } = await runTextToImage(sd, { prompt: 'a blue square', numInferenceSteps: 20 });
+ * ```
+ */
+export async function runTextToImage(sd: StableDiffusion, opts: TextToImageOptions): Promise<TextToImageResult> {
+  const run = textToImage(sd, opts);
+  let r = await run.next();
+  while (!r.done) r = await run.next();
+  return r.value;
+}
