@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { inspectCommand } from './inspect.js';
+import { txt2imgCommand } from './txt2img.js';
 
 /**
  * Every `semedit` command by name.
@@ -19,4 +20,5 @@ export const commands: Readonly<Record<string, Command>> = {
   demo: demoCommand,
   convert: convertCommand,
   inspect: inspectCommand,
+  txt2img: txt2imgCommand,
 };

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHeapLimit, initBackend, setHeapLimit } from '../backend/index.js';
 import { CheckpointFormatError } from '../errors.js';
 import { UnknownSchedulerError } from '../schedulers/index.js';
-import { checkAgainstFixture, readFixtureTensor, readManifest } from '../testing/index.js';
+import { assembleSdFolder, checkAgainstFixture, readFixtureTensor, readManifest } from '../testing/index.js';
 import { nchwToNhwcTensor } from '../tensor/layout.js';
 import { loadStableDiffusion, type LoadedStableDiffusion } from './load.js';
 import { ModelTooLargeError } from './memory.js';
@@ -28,14 +28,8 @@ let folder = '';
 beforeAll(async () => {
   await initBackend();
   dir = await mkdtemp(join(tmpdir(), 'semedit-sd-'));
-  folder = join(dir, 'pipeline');
-  await mkdir(join(folder, 'scheduler'), { recursive: true });
-  for (const [name, key] of [['unet', 'unet'], ['vae', 'vae'], ['text_encoder', 'text_encoder'], ['tokenizer', 'tokenizer']] as const) {
-    await symlink(sega.components[key]!, join(folder, name));
-  }
   const { cls, ...rest } = params.scheduler;
-  await writeFile(join(folder, 'scheduler', 'scheduler_config.json'), JSON.stringify({ _class_name: cls, ...rest }));
-  await writeFile(join(folder, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline' }));
+  folder = await assembleSdFolder(sega, join(dir, 'pipeline'), { _class_name: cls, ...rest });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -9,3 +9,4 @@ export {
   tensorValueAt, type ExpectedTensor, type ExpectedTensorTable, type Tolerance, type ExpectedTolerances,
 } from './expected-json.js';
 export * from './fixture-check.js';
+export * from './sd-folder.js';

@@ -1,0 +1,92 @@
+/**
+ * `semedit txt2img <model> --prompt TEXT`: Stable Diffusion text-to-image from a diffusers folder or a single-file
+ * checkpoint, with a progress bar; writes PNGs (a grid when several) and prints a JSON report with `--json`.
+ * @module
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { OptionError } from '@semedit/core';
+import { initBackend } from '@semedit/core/backend';
+import { writeImageTensor } from '@semedit/core/image';
+import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
+import { parseCommandArgs } from '../args.js';
+import { progressBar } from '../progress.js';
+import type { Command } from './command.js';
+
+/** The JSON report of `semedit txt2img --json` (a contract). */
+export interface Txt2ImgReport {
+  backend: string;
+  model: string;
+  prompt: string;
+  steps: number;
+  guidanceScale: number;
+  seed: number;
+  size: [number, number];
+  images: string[];
+  truncated: { index: number; droppedTokens: number; droppedText: string }[];
+  ms: number;
+}
+
+function num(name: string, v: unknown, int: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new OptionError(name, `must be ${int ? 'an integer' : 'a number'}, got "${String(v)}"`);
+  return n;
+}
+
+/** `semedit txt2img <model> --prompt TEXT [options]`. */
+export const txt2imgCommand: Command = {
+  usage: 'txt2img <model> --prompt TEXT [--negative TEXT] [--steps N] [--scale S] [--seed N] [--height H --width W] [--images N] [--config-dir DIR] [--out FILE] [--strict-length] [--json]',
+  summary: 'Stable Diffusion text-to-image from a diffusers folder or a single-file checkpoint',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs('txt2img', argv, {
+      prompt: { type: 'string' }, negative: { type: 'string' }, steps: { type: 'string', default: '50' },
+      scale: { type: 'string', default: '7.5' }, seed: { type: 'string', default: '0' }, height: { type: 'string' },
+      width: { type: 'string' }, images: { type: 'string', default: '1' }, 'config-dir': { type: 'string' },
+      out: { type: 'string', default: 'out/txt2img.png' }, 'strict-length': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    });
+    const [model] = positionals;
+    if (!model || positionals.length !== 1) throw new OptionError('txt2img', 'expects one <model> (a diffusers folder or a checkpoint file)');
+    const prompt = values['prompt'];
+    if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
+    const start = Date.now();
+    const backend = await initBackend();
+    const configDir = values['config-dir'];
+    const sd = await loadStableDiffusion(model, typeof configDir === 'string' ? { configDir } : {});
+    const steps = num('steps', values['steps'], true)!;
+    const guidanceScale = num('scale', values['scale'], false)!;
+    const seed = num('seed', values['seed'], true)!;
+    const height = num('height', values['height'], true);
+    const width = num('width', values['width'], true);
+    const bar = progressBar('denoising', steps);
+    try {
+      const negative = values['negative'];
+      const r = await runTextToImage(sd, {
+        prompt, numInferenceSteps: steps, guidanceScale, seed, numImagesPerPrompt: num('images', values['images'], true)!,
+        ...(typeof negative === 'string' ? { negativePrompt: negative } : {}),
+        ...(height !== undefined ? { height } : {}), ...(width !== undefined ? { width } : {}),
+        onTruncate: values['strict-length'] ? 'error' : 'warn',
+        onProgress: () => bar.tick(),
+      });
+      bar.done();
+      for (const t of r.truncated) {
+        process.stderr.write(`warning: prompt ${t.index} is longer than the model's limit; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
+      }
+      const out = resolve(String(values['out']));
+      await mkdir(dirname(out), { recursive: true });
+      const images = await writeImageTensor(out, r.images, { range: '0-1', ...(r.images.shape[0] > 1 ? { grid: true } : {}) });
+      const [, h, w] = r.images.shape;
+      tf.dispose([r.latents, r.images]);
+      const report: Txt2ImgReport = {
+        backend: backend.name, model, prompt, steps, guidanceScale, seed, size: [h, w], images,
+        truncated: r.truncated.map(({ index, droppedTokens, droppedText }) => ({ index, droppedTokens, droppedText })), ms: Date.now() - start,
+      };
+      process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${images.join(', ')} (${report.ms} ms on ${backend.name})\n`);
+      return 0;
+    } finally {
+      sd.dispose();
+    }
+  },
+};
