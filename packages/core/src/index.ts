@@ -12,3 +12,5 @@ export * from './tensor/index.js';
 export * from './random.js';
 export * from './clip/index.js';
 export * from './schedulers/index.js';
+export * from './sd/index.js';
+export * from './pipeline/index.js';

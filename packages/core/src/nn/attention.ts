@@ -5,7 +5,9 @@
  * so the probabilities are computed one chunk at a time: a chunk splits heads and/or queries, never batch rows
  * (design.md §4), and holds at most `maxScoreElements` scores. Every product is a rank-2 `matMul` per (row,
  * head) with K pre-transposed (`[d, Nk]`): on tfjs-backend-wasm those run on XNNPACK at ~35 GFLOPS on this
- * machine, while a batched `matMul` or one with `transposeB` runs at ~2 GFLOPS (measured, design.md §2).
+ * machine, while a batched `matMul` or one with `transposeB` runs at ~2 GFLOPS (measured, design.md §2): a 32×32
+ * self-attention (B 2, C 640, 8 heads) takes 210 ms here against 2440 ms for {@link referenceAttention}, and a
+ * 64×64 one (C 320) 1.4 s with at most 2^24 scores alive.
  * Per-head tensors are cut by halving splits: wasm's `Slice` copies its whole source for every slice, so
  * `unstack` into n pieces costs n times the tensor, halving 2·log2(n) times.
  * {@link referenceAttention} is the slow, obviously correct version the fast one is tested against.
@@ -14,7 +16,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '../errors.js';
 
-/** Default bound on the scores one chunk materializes: 2^24 float32 values (64 MiB). */
+/**
+ * Default bound on the scores one chunk materializes: 2^24 float32 values (64 MiB).
+ *
+ * @example
+ * ```ts
+ * planAttentionChunks({ batch: 2, heads: 8, queries: 4096, keys: 4096 }, DEFAULT_MAX_SCORE_ELEMENTS).length; // 16
+ * ```
+ */
 export const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
 
 /**

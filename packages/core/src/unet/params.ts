@@ -131,10 +131,10 @@ function splitGeglu(weight: RawTensor, bias: RawTensor, key: string): { hidden: 
  *
  * @example
  * ```ts
- * const o: BuildParamsOptions = { file: 'unet/diffusion_pytorch_model.safetensors' };
+ * const o: UNetBuildOptions = { file: 'unet/diffusion_pytorch_model.safetensors' };
  * ```
  */
-export type BuildParamsOptions = TakeOptions;
+export type UNetBuildOptions = TakeOptions;
 
 /**
  * Builds the UNet parameter tree from checkpoint tensors (diffusers keys), strictly: every expected tensor must
@@ -150,7 +150,7 @@ export type BuildParamsOptions = TakeOptions;
  * const params = buildUNetParams(ck.tensors, resolveUNetConfig(json), { file: ck.file });
  * ```
  */
-export function buildUNetParams(weights: ReadonlyMap<string, RawTensor>, cfg: ResolvedUNetConfig, opts: BuildParamsOptions = {}): UNetParams {
+export function buildUNetParams(weights: ReadonlyMap<string, RawTensor>, cfg: ResolvedUNetConfig, opts: UNetBuildOptions = {}): UNetParams {
   const { tensors } = takeExpected(weights, unetWeightShapes(cfg), opts);
   const geglu = new Map<string, RawTensor>();
   const rest = new Map<string, RawTensor>();

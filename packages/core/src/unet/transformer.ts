@@ -92,7 +92,14 @@ export interface AttentionEnv {
   rows: readonly RowRole[] | undefined;
 }
 
-/** Where a transformer sits: module path prefix, place, feature map size. */
+/**
+ * Where a transformer sits: module path prefix, place, feature map size.
+ *
+ * @example
+ * ```ts
+ * const site: TransformerSite = { path: 'down_blocks.0.attentions.1', place: 'down', height: 64, width: 64 };
+ * ```
+ */
 export interface TransformerSite {
   /** e.g. `down_blocks.0.attentions.1`. */
   path: string;

@@ -15,7 +15,7 @@ import { downBlock, midBlock, upBlock, type BlockRun } from './blocks.js';
 import { resolveUNetConfig, type ResolvedUNetConfig, type UNet2DConditionConfig } from './config.js';
 import { timestepEmbedding, timestepProj, timestepsTensor, type TimestepInput } from './embeddings.js';
 import type { AttentionOptions, RowRole, StepInfo } from './hooks.js';
-import { buildUNetParams, type BuildParamsOptions, type UNetParams } from './params.js';
+import { buildUNetParams, type UNetBuildOptions, type UNetParams } from './params.js';
 
 /**
  * Options of {@link UNet2DConditionModel.forward}.
@@ -81,7 +81,7 @@ export class UNet2DConditionModel {
   static fromWeights(
     weights: ReadonlyMap<string, RawTensor>,
     config: UNet2DConditionConfig | ResolvedUNetConfig,
-    opts: BuildParamsOptions = {},
+    opts: UNetBuildOptions = {},
   ): UNet2DConditionModel {
     const cfg = 'down' in config ? config : resolveUNetConfig(config);
     return new UNet2DConditionModel(cfg, buildUNetParams(weights, cfg, opts));

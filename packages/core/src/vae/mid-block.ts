@@ -54,7 +54,14 @@ export interface VaeBlockOptions {
   maxScoreElements?: number;
 }
 
-/** GroupNorm eps of every VAE norm. */
+/**
+ * GroupNorm eps of every VAE norm.
+ *
+ * @example
+ * ```ts
+ * groupNorm(p, x, { groups: 32, eps: VAE_NORM_EPS });
+ * ```
+ */
 export const VAE_NORM_EPS = 1e-6;
 
 /**
