@@ -201,7 +201,10 @@ function isResolvable(spec: string): boolean {
 
 function isNotFound(e: unknown, spec: string): boolean {
   const code = (e as { code?: unknown })?.code;
-  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && errorText(e).includes(spec);
+  const text = errorText(e);
+  // Node's resolver sets a code; bundlers and vite's resolver say "Could not resolve" / "Failed to load url".
+  const notFound = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Could not resolve|Failed to load url|Cannot find (module|package)/.test(text);
+  return notFound && text.includes(spec);
 }
 
 function errorText(e: unknown): string {
