@@ -20,6 +20,9 @@ describe(`semedit demo (${fixture.id})`, () => {
       expect(report.fixture).toBe(fixture.id);
       expect(report.check).toMatchObject({ output: 'inter.conv_in', atol: check.atol, ok: true });
       expect(report.check.maxAbs).toBeLessThanOrEqual(check.atol);
+      expect(report.txt2img.ok).toBe(true);
+      expect(report.txt2img.maxAbs).toBeLessThanOrEqual(report.txt2img.atol);
+      expect(report.images).toHaveLength(2);
       expect(report.backend.name).toMatch(/wasm|cpu|webgpu|tensorflow/);
       const png = await readPng(report.images[0]!);
       expect(png.width).toBeGreaterThan(0);

@@ -5,14 +5,16 @@
  * tolerance, and writes the input and feature maps as a picture plus a JSON report.
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@semedit/core/backend';
 import { writeGrid, heatmapToImage, type Image } from '@semedit/core/image';
 import { openSafetensors, takeExpected } from '@semedit/core/io';
 import { convWeightToHwio, nchwToNhwcTensor, rawToTensor } from '@semedit/core/tensor';
-import { compareArrays, readManifest } from '@semedit/core/testing';
+import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
+import { assembleSdFolder, checkAgainstFixture, compareArrays, readFixtureTensor, readManifest } from '@semedit/core/testing';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from './command.js';
 
@@ -22,8 +24,38 @@ export interface DemoReport {
   fixture: string;
   layer: string;
   check: { output: string; atol: number; rtol: number; maxAbs: number; ok: boolean };
+  /** Text-to-image on the tiny reference pipeline, compared with diffusers' image for the same latents. */
+  txt2img: { fixture: string; prompt: string; maxAbs: number; atol: number; ok: boolean };
   images: string[];
   ms: number;
+}
+
+async function runTinyPipeline(fixture: string, outDir: string) {
+  const m = readManifest(fixture);
+  const params = JSON.parse(await readFile(m.files['params']!, 'utf8')) as {
+    prompt: string; num_inference_steps: number; guidance_scale: number; height: number; width: number; scheduler: { cls: string } & Record<string, unknown>;
+  };
+  const tmp = await mkdtemp(join(tmpdir(), 'semedit-demo-'));
+  try {
+    const { cls, ...rest } = params.scheduler;
+    const sd = await loadStableDiffusion(await assembleSdFolder(m, join(tmp, 'sd'), { _class_name: cls, ...rest }));
+    const init = nchwToNhwcTensor(await readFixtureTensor(m, 'io', 'initial_latents'), 'initial_latents');
+    const r = await runTextToImage(sd, {
+      prompt: params.prompt, guidanceScale: params.guidance_scale, numInferenceSteps: params.num_inference_steps,
+      height: params.height, width: params.width, latents: init,
+    });
+    const cmp = await checkAgainstFixture(m, 'no_edit.image', r.images, { layout: 'NHWC' });
+    const ref = nchwToNhwcTensor(await readFixtureTensor(m, 'io', 'no_edit.image'), 'no_edit.image');
+    const png = join(outDir, 'txt2img.png');
+    const zoomed = tf.tidy(() => tf.image.resizeNearestNeighbor(tf.concat([r.images, ref]), [params.height * 2, params.width * 2]) as tf.Tensor4D);
+    await writeGrid(png, zoomed, { range: '0-1', cols: 2, padding: 2, labels: ['semedit', 'diffusers'] });
+    tf.dispose([init, r.latents, r.images, ref, zoomed]);
+    sd.dispose();
+    const check = m.checks.find((c) => c.output === 'no_edit.image')!;
+    return { fixture: m.id, prompt: params.prompt, maxAbs: cmp.maxAbs, atol: check.atol, ok: cmp.ok, png };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 async function runConvIn(fixture: string) {
@@ -74,12 +106,13 @@ async function runConvIn(fixture: string) {
 
 /** `semedit demo [--out DIR] [--fixture NAME]`. */
 export const demoCommand: Command = {
-  usage: 'demo [--out DIR] [--fixture NAME]',
-  summary: 'report the backend and run a tiny reference model; writes a picture and report.json',
+  usage: 'demo [--out DIR] [--fixture NAME] [--pipeline NAME]',
+  summary: 'report the backend, run tiny reference models (UNet conv_in, text-to-image); writes pictures and report.json',
   async run(argv) {
     const { values } = parseCommandArgs('demo', argv, {
       out: { type: 'string', default: 'out/demo' },
       fixture: { type: 'string', default: 'unet-tiny' },
+      pipeline: { type: 'string', default: 'sega-tiny' },
     });
     const outDir = resolve(String(values['out']));
     const start = Date.now();
@@ -90,20 +123,23 @@ export const demoCommand: Command = {
     await mkdir(outDir, { recursive: true });
     const png = join(outDir, 'conv_in.png');
     await writeGrid(png, r.tiles, { cols: 4, padding: 2, labels: r.labels, labelScale: 1 });
+    const t2i = await runTinyPipeline(String(values['pipeline']), outDir);
     const report: DemoReport = {
       backend: { name: backend.name, threads: backend.threads, simd: backend.simd },
       fixture: r.id,
       layer: 'conv_in',
       check: { output: r.check.output, atol: r.check.atol, rtol: r.check.rtol, maxAbs: r.cmp.maxAbs, ok: r.cmp.ok },
-      images: [png],
+      txt2img: { fixture: t2i.fixture, prompt: t2i.prompt, maxAbs: t2i.maxAbs, atol: t2i.atol, ok: t2i.ok },
+      images: [png, t2i.png],
       ms: Date.now() - start,
     };
     await writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     const leaked = tf.memory().numTensors - before;
     process.stdout.write(
       `${r.id} conv_in vs reference: max |diff| ${r.cmp.maxAbs.toExponential(2)} (atol ${r.check.atol}) ${r.cmp.ok ? 'OK' : 'MISMATCH'}\n` +
-        `wrote ${png} and ${join(outDir, 'report.json')}${leaked ? ` (leaked ${leaked} tensors!)` : ''}\n`,
+        `${t2i.fixture} text-to-image "${t2i.prompt}" vs diffusers: max |diff| ${t2i.maxAbs.toExponential(2)} (atol ${t2i.atol}) ${t2i.ok ? 'OK' : 'MISMATCH'}\n` +
+        `wrote ${png}, ${t2i.png} and ${join(outDir, 'report.json')}${leaked ? ` (leaked ${leaked} tensors!)` : ''}\n`,
     );
-    return r.cmp.ok && leaked === 0 ? 0 : 1;
+    return r.cmp.ok && t2i.ok && leaked === 0 ? 0 : 1;
   },
 };
