@@ -1,0 +1,323 @@
+/**
+ * `semedit styleclip optimize|mapper-train|mapper-apply|global ...`: StyleCLIP's three methods on a StyleGAN2
+ * generator (NVLabs `.pkl` / safetensors + config, or rosinality `.pt`) and an OpenAI CLIP checkpoint, with
+ * progress bars; writes before/after PNGs (and for `global` a strip over α) and a JSON report with `--json`.
+ * @module
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { createGenerator, OptionError } from '@semedit/core';
+import { initBackend } from '@semedit/core/backend';
+import { loadClipTokenizer, loadOpenAiClip, loadOpenAiClipTokenizer, type ClipModel } from '@semedit/core/clip';
+import { writeImageTensor } from '@semedit/core/image';
+import { readCheckpoint, writeSafetensors } from '@semedit/core/io';
+import {
+  applyGlobalDirection, channelDirections, channelFeatures, channelRelevance, ClipTextLoss, globalBoundary, loadLatentMapper,
+  manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
+  wPlusSynthesizer, type StyleGan2Like,
+} from '../../../edit/src/styleclip/index.js'; // becomes '@semedit/edit' once the package index re-exports styleclip
+import { parseCommandArgs, type OptionSpec } from '../args.js';
+import { progressBar } from '../progress.js';
+import type { Command } from './command.js';
+
+/** A loaded generator as the CLI uses it. */
+export type CliGenerator = StyleGan2Like & { readonly config: { zDim: number }; dispose(): void };
+
+/**
+ * How the command loads generators (injectable for tests; the default uses `@semedit/core/stylegan2`).
+ *
+ * @example
+ * ```ts
+ * const deps: StyleclipDeps = { loadGenerator: async (path) => myGenerator };
+ * ```
+ */
+export interface StyleclipDeps {
+  loadGenerator(path: string, opts: { config?: string; format?: string }): Promise<CliGenerator>;
+}
+
+/** The JSON report of `semedit styleclip ... --json` (a contract). */
+export interface StyleclipReport {
+  backend: string;
+  method: 'optimize' | 'mapper-train' | 'mapper-apply' | 'global';
+  images: string[];
+  files: string[];
+  losses?: number[];
+  numChannels?: number;
+  ms: number;
+}
+
+async function defaultLoadGenerator(path: string, opts: { config?: string; format?: string }): Promise<CliGenerator> {
+  const specifier = '@semedit/core/stylegan2';
+  const sg = (await import(specifier)) as {
+    loadNvlabsGenerator(p: string, o: { kwargs?: unknown }): Promise<CliGenerator>;
+    loadRosinalityGenerator(p: string): Promise<CliGenerator>;
+  };
+  const format = opts.format ?? (path.endsWith('.pkl') || opts.config ? 'nvlabs' : 'rosinality');
+  if (format === 'rosinality') return sg.loadRosinalityGenerator(path);
+  if (format !== 'nvlabs') throw new OptionError('generator-format', `must be nvlabs or rosinality, got "${format}"`);
+  const json = opts.config ? (JSON.parse(await readFile(opts.config, 'utf8')) as Record<string, unknown>) : undefined;
+  return sg.loadNvlabsGenerator(path, json ? { kwargs: json['kwargs'] ?? json } : {});
+}
+
+function num(values: Record<string, unknown>, name: string, int = false): number {
+  const v = values[name];
+  const n = Number(v);
+  if (v === undefined || !Number.isFinite(n) || (int && !Number.isInteger(n))) throw new OptionError(name, `must be ${int ? 'an integer' : 'a number'}, got "${String(v)}"`);
+  return n;
+}
+
+function str(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new OptionError(name, 'is required');
+  return v;
+}
+
+/** Token-id rows from `--*-ids "1,2,3;4,5"`, zero-padded to CLIP's context length. */
+function idRows(spec: string, clip: ClipModel, name: string): number[][] {
+  const len = clip.config.text.maxPositionEmbeddings;
+  return spec.split(';').map((row) => {
+    const ids = row.split(',').map((s) => Number(s.trim()));
+    if (ids.some((x) => !Number.isInteger(x) || x < 0) || ids.length > len) throw new OptionError(name, `"${row}" is not a list of at most ${len} token ids`);
+    return [...ids, ...Array<number>(len - ids.length).fill(0)];
+  });
+}
+
+/** Token rows for a text (with the prompt templates when asked), or for explicit ids. */
+async function textRows(values: Record<string, unknown>, clip: ClipModel, which: string, templates: boolean): Promise<number[][]> {
+  const ids = values[`${which}-ids`];
+  if (typeof ids === 'string') return idRows(ids, clip, `${which}-ids`);
+  const text = str(values, which);
+  const tokPath = str(values, 'tokenizer');
+  const tok = (await stat(tokPath)).isDirectory() ? await loadClipTokenizer(tokPath) : await loadOpenAiClipTokenizer(tokPath);
+  return tok.encodeBatch(templates ? templatePrompts(text) : [text]).map((e) => e.ids);
+}
+
+const COMMON: OptionSpec = {
+  generator: { type: 'string' }, 'generator-config': { type: 'string' }, 'generator-format': { type: 'string' },
+  clip: { type: 'string' }, tokenizer: { type: 'string' }, seed: { type: 'string', default: '0' },
+  out: { type: 'string', default: 'out/styleclip' }, json: { type: 'boolean', default: false },
+};
+
+interface Ctx {
+  values: Record<string, string | boolean | undefined>;
+  G: CliGenerator;
+  out: string;
+  report: StyleclipReport;
+}
+
+/** `n` latents: `--latents FILE` (a safetensors/torch tensor `[N, num_ws, w_dim]`) or mapped random z. */
+async function latentsFrom(ctx: Ctx, n: number, psi: number): Promise<tf.Tensor3D> {
+  const file = ctx.values['latents'];
+  if (typeof file === 'string') {
+    const ck = await readCheckpoint(file);
+    const first = [...ck.tensors.values()][0];
+    if (!first || first.shape.length !== 3) throw new OptionError('latents', `${file} must hold one [N, num_ws, w_dim] tensor`);
+    return tf.tensor3d(first.data as Float32Array, first.shape as [number, number, number]);
+  }
+  const z = tf.tensor2d(createGenerator(num(ctx.values, 'seed', true)).normal(n * ctx.G.config.zDim), [n, ctx.G.config.zDim]);
+  const ws = tf.tidy(() => ctx.G.mapping(z, { truncationPsi: psi }));
+  z.dispose();
+  return ws;
+}
+
+async function writePng(ctx: Ctx, name: string, images: tf.Tensor4D, grid?: { cols: number; labels?: string[] }): Promise<void> {
+  const files = await writeImageTensor(join(ctx.out, name), tf.tidy(() => tf.clipByValue(images, -1, 1)), {
+    range: '-1-1', ...(grid ? { grid } : images.shape[0] > 1 ? { grid: true } : {}),
+  });
+  ctx.report.images.push(...files);
+}
+
+async function optimize(ctx: Ctx, clip: ClipModel): Promise<void> {
+  const v = ctx.values;
+  const init = await latentsFrom(ctx, num(v, 'images', true), num(v, 'truncation'));
+  const loss = new ClipTextLoss(clip, await textRows(v, clip, 'text', false));
+  const synth = wPlusSynthesizer(ctx.G);
+  const steps = num(v, 'steps', true);
+  const bar = progressBar('optimizing', steps);
+  const losses: number[] = [];
+  try {
+    const before = tf.tidy(() => synth(init));
+    await writePng(ctx, 'before.png', before);
+    before.dispose();
+    const run = optimizeLatent(synth, loss, init, {
+      steps, lr: num(v, 'lr'), l2Lambda: num(v, 'l2-lambda'), mode: str(v, 'mode') as 'edit' | 'free',
+    });
+    let r = await run.next();
+    while (!r.done) (losses.push(r.value.loss), bar.tick(1, `loss ${r.value.loss.toFixed(4)}`), (r = await run.next()));
+    bar.done();
+    await writePng(ctx, 'after.png', r.value.image);
+    const latentFile = join(ctx.out, 'latent.safetensors');
+    await writeSafetensors(latentFile, { latent: { dtype: 'float32', shape: r.value.latent.shape, data: r.value.latent.dataSync() as Float32Array } });
+    ctx.report.files.push(latentFile);
+    ctx.report.losses = losses;
+    tf.dispose([r.value.latent, r.value.image]);
+  } finally {
+    loss.dispose();
+    init.dispose();
+  }
+}
+
+async function mapperTrain(ctx: Ctx, clip: ClipModel): Promise<void> {
+  const v = ctx.values;
+  const latents = await latentsFrom(ctx, num(v, 'num-latents', true), num(v, 'truncation'));
+  const loss = new ClipTextLoss(clip, await textRows(v, clip, 'text', false));
+  const steps = num(v, 'steps', true);
+  const checkpoint = typeof v['checkpoint'] === 'string' ? v['checkpoint'] : join(ctx.out, 'mapper.safetensors');
+  const bar = progressBar('training mapper', steps);
+  const losses: number[] = [];
+  try {
+    const run = trainLatentMapper(wPlusSynthesizer(ctx.G), loss, latents, {
+      steps, batchSize: num(v, 'batch-size', true), lr: num(v, 'lr'), checkpointPath: checkpoint, checkpointEvery: num(v, 'checkpoint-every', true),
+      mapperType: str(v, 'mapper-type') as 'LevelsMapper' | 'SingleMapper', noCoarseMapper: v['no-coarse-mapper'] === true, noMediumMapper: v['no-medium-mapper'] === true, noFineMapper: v['no-fine-mapper'] === true,
+      seed: num(v, 'seed', true), ...(typeof v['text'] === 'string' ? { description: v['text'] } : {}),
+      ...(typeof v['resume'] === 'string' ? { resumeFrom: v['resume'] } : {}),
+    });
+    let r = await run.next();
+    while (!r.done) (losses.push(r.value.loss), bar.tick(1, `loss ${r.value.loss.toFixed(4)}`), (r = await run.next()));
+    bar.done();
+    r.value.dispose();
+    ctx.report.files.push(checkpoint);
+    ctx.report.losses = losses;
+  } finally {
+    loss.dispose();
+    latents.dispose();
+  }
+}
+
+async function mapperApply(ctx: Ctx): Promise<void> {
+  const v = ctx.values;
+  const mapper = await loadLatentMapper(str(v, 'mapper'));
+  const w = await latentsFrom(ctx, num(v, 'images', true), num(v, 'truncation'));
+  try {
+    const synth = wPlusSynthesizer(ctx.G);
+    const [before, after] = tf.tidy(() => [synth(w), synth(mapper.apply(w, num(v, 'strength')))]);
+    await writePng(ctx, 'before.png', before!);
+    await writePng(ctx, 'after.png', after!);
+    tf.dispose([before!, after!]);
+  } finally {
+    mapper.dispose();
+    w.dispose();
+  }
+}
+
+async function global(ctx: Ctx, clip: ClipModel): Promise<void> {
+  const v = ctx.values;
+  const gen = styleSpaceGenerator(ctx.G);
+  const seed = num(v, 'seed', true);
+  const draw = (n: number, s: number) => tf.tensor2d(createGenerator(s).normal(n * ctx.G.config.zDim), [n, ctx.G.config.zDim]);
+  const psi = num(v, 'truncation');
+  const zStats = draw(num(v, 'num-stats', true), seed + 1);
+  const stats = styleStatistics(gen, zStats, { truncationPsi: psi });
+  zStats.dispose();
+  const zImg = draw(num(v, 'num-images', true), seed + 2);
+  const styles = tf.tidy(() => gen.stylesFromWPlus(gen.mapping(zImg, psi)));
+  zImg.dispose();
+  const manipulated = manipulatedLayers(gen.layers, num(v, 'max-resolution', true));
+  const total = manipulated.reduce((n, i) => n + gen.layers[i]!.dim, 0);
+  const bar = progressBar('channel relevance', total);
+  let done = 0;
+  const fs = await channelFeatures(gen, clip, styles, stats, manipulated, {
+    alpha: num(v, 'channel-alpha'), cacheKey: `${str(v, 'generator')} ${str(v, 'clip')}`,
+    ...(typeof v['cache'] === 'string' ? { cachePath: v['cache'] } : {}),
+    onProgress: (d) => (bar.tick(d - done), (done = d)),
+  });
+  bar.done();
+  styles.dispose();
+  const fs3 = channelDirections(tf.tensor4d(fs.data, fs.shape));
+  const dt = textDirection(clip, await textRows(v, clip, 'target', true), await textRows(v, clip, 'neutral', true));
+  const relevance = channelRelevance(fs3, dt);
+  tf.dispose([fs3, dt]);
+  const b = globalBoundary(relevance, num(v, 'beta'), { layers: gen.layers, manipulated, codeStd: stats.std });
+  const alphas = str(v, 'alphas').split(',').map((s) => Number(s));
+  if (alphas.some((a) => !Number.isFinite(a))) throw new OptionError('alphas', `must be comma-separated numbers, got "${str(v, 'alphas')}"`);
+  const zEdit = draw(num(v, 'images', true), seed);
+  const s = tf.tidy(() => gen.stylesFromWPlus(gen.mapping(zEdit, psi)));
+  // Strip: one row per image, one column per α.
+  const strip = tf.tidy(() => {
+    const cols = alphas.map((a) => gen.synthesizeStyles(applyGlobalDirection(s, b.boundary, a)));
+    const [, h, w, c] = cols[0]!.shape;
+    return tf.reshape(tf.stack(cols, 1), [-1, h, w, c]) as tf.Tensor4D;
+  });
+  const [before, after] = tf.tidy(() => [gen.synthesizeStyles(s), gen.synthesizeStyles(applyGlobalDirection(s, b.boundary, num(v, 'alpha')))]);
+  await writePng(ctx, 'before.png', before!);
+  await writePng(ctx, 'after.png', after!);
+  await writePng(ctx, 'strip.png', strip, { cols: alphas.length, labels: Array.from({ length: strip.shape[0] }, (_, i) => `a=${alphas[i % alphas.length]}`) });
+  tf.dispose([zEdit, s, strip, before!, after!]);
+  ctx.report.numChannels = b.numChannels;
+}
+
+const SUB: Record<StyleclipReport['method'], OptionSpec> = {
+  optimize: {
+    text: { type: 'string' }, 'text-ids': { type: 'string' }, latents: { type: 'string' }, images: { type: 'string', default: '1' },
+    truncation: { type: 'string', default: '0.7' }, steps: { type: 'string', default: '300' }, lr: { type: 'string', default: '0.1' },
+    'l2-lambda': { type: 'string', default: '0.008' }, mode: { type: 'string', default: 'edit' },
+  },
+  'mapper-train': {
+    text: { type: 'string' }, 'text-ids': { type: 'string' }, latents: { type: 'string' }, 'num-latents': { type: 'string', default: '64' },
+    truncation: { type: 'string', default: '0.7' }, steps: { type: 'string', default: '50000' }, 'batch-size': { type: 'string', default: '2' },
+    lr: { type: 'string', default: '0.5' }, checkpoint: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '2000' },
+    resume: { type: 'string' }, 'mapper-type': { type: 'string', default: 'LevelsMapper' }, 'no-coarse-mapper': { type: 'boolean' }, 'no-medium-mapper': { type: 'boolean' }, 'no-fine-mapper': { type: 'boolean' },
+  },
+  'mapper-apply': {
+    mapper: { type: 'string' }, latents: { type: 'string' }, images: { type: 'string', default: '1' }, truncation: { type: 'string', default: '0.7' },
+    strength: { type: 'string', default: '0.1' },
+  },
+  global: {
+    target: { type: 'string' }, 'target-ids': { type: 'string' }, neutral: { type: 'string' }, 'neutral-ids': { type: 'string' },
+    cache: { type: 'string' }, 'num-stats': { type: 'string', default: '100000' }, 'num-images': { type: 'string', default: '100' },
+    'channel-alpha': { type: 'string', default: '5' }, 'max-resolution': { type: 'string', default: '128' }, truncation: { type: 'string', default: '0.7' },
+    beta: { type: 'string', default: '0.15' }, alpha: { type: 'string', default: '4.1' }, alphas: { type: 'string', default: '-8,-4,0,4,8' },
+    images: { type: 'string', default: '1' },
+  },
+};
+
+/**
+ * Builds the `styleclip` command with injectable generator loading.
+ *
+ * @param deps `loadGenerator`
+ * @example
+ * ```ts
+ * const cmd = createStyleclipCommand({ loadGenerator: (p) => loadNvlabsGenerator(p, { kwargs }) });
+ * await cmd.run(['global', '--generator', 'g.pkl', '--clip', 'ViT-B-32.pt', ...]);
+ * ```
+ */
+export function createStyleclipCommand(deps: StyleclipDeps = { loadGenerator: defaultLoadGenerator }): Command {
+  return {
+    usage: 'styleclip <optimize|mapper-train|mapper-apply|global> --generator G [--generator-config JSON] --clip CLIP [--tokenizer BPE] [--text T | --text-ids IDS] [--out DIR] [--json] ...',
+    summary: 'StyleCLIP text-driven StyleGAN2 editing: latent optimization, latent mapper (train/apply), global directions',
+    async run(argv) {
+      const [method, ...rest] = argv;
+      if (!method || !Object.hasOwn(SUB, method)) throw new OptionError('styleclip', `expects a method: ${Object.keys(SUB).join(', ')}`);
+      const m = method as StyleclipReport['method'];
+      const { values, positionals } = parseCommandArgs(`styleclip ${m}`, rest, { ...COMMON, ...SUB[m] });
+      if (positionals.length > 0) throw new OptionError(`styleclip ${m}`, `unexpected argument "${positionals[0]}"`);
+      const start = Date.now();
+      const backend = await initBackend();
+      const config = values['generator-config'];
+      const format = values['generator-format'];
+      const G = await deps.loadGenerator(str(values, 'generator'), {
+        ...(typeof config === 'string' ? { config } : {}), ...(typeof format === 'string' ? { format } : {}),
+      });
+      const out = resolve(String(values['out']));
+      await mkdir(out, { recursive: true });
+      const ctx: Ctx = { values, G, out, report: { backend: backend.name, method: m, images: [], files: [], ms: 0 } };
+      const clip = m === 'mapper-apply' ? undefined : await loadOpenAiClip(str(values, 'clip'));
+      try {
+        if (m === 'optimize') await optimize(ctx, clip!);
+        else if (m === 'mapper-train') await mapperTrain(ctx, clip!);
+        else if (m === 'mapper-apply') await mapperApply(ctx);
+        else await global(ctx, clip!);
+      } finally {
+        G.dispose();
+        clip?.dispose();
+      }
+      ctx.report.ms = Date.now() - start;
+      process.stdout.write(values['json'] ? `${JSON.stringify(ctx.report, null, 2)}\n` : `wrote ${[...ctx.report.images, ...ctx.report.files].join(', ')} (${ctx.report.ms} ms on ${backend.name})\n`);
+      return 0;
+    },
+  };
+}
+
+/** `semedit styleclip ...` with the default generator loaders. */
+export const styleclipCommand: Command = createStyleclipCommand();
