@@ -1,5 +1,6 @@
 /**
- * `@semedit/edit`. Its contents arrive with the issues that build them (see the README's roadmap).
+ * `@semedit/edit`: the editing methods as small composable functions: StyleCLIP (latent optimization, latent
+ * mapper, global directions), SEGA semantic guidance and Prompt-to-Prompt attention control.
  * @module
  */
-export {};
+export * from './styleclip/index.js';

@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { inspectCommand } from './inspect.js';
+import { styleclipCommand } from './styleclip.js';
 import { txt2imgCommand } from './txt2img.js';
 
 /**
@@ -21,4 +22,5 @@ export const commands: Readonly<Record<string, Command>> = {
   convert: convertCommand,
   inspect: inspectCommand,
   txt2img: txt2imgCommand,
+  styleclip: styleclipCommand,
 };

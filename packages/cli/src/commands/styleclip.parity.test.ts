@@ -16,7 +16,7 @@ import { createStyleclipCommand, type CliGenerator, type StyleclipReport } from 
 const genM = readManifest('stylegan2-nvlabs-tiny');
 const clipM = readManifest('clip-loss-tiny');
 const globalM = readManifest('styleclip-global-tiny');
-const stylegan2Module = '../../../core/src/stylegan2/index.js';
+const stylegan2Module = '@semedit/core/stylegan2';
 const sg = (await import(stylegan2Module)) as { loadNvlabsGenerator(p: string, o: { kwargs: unknown }): Promise<CliGenerator> };
 const genCfg = JSON.parse(await readFile(genM.files['config']!, 'utf8')) as { kwargs: unknown; img_resolution?: number };
 const command = createStyleclipCommand({ loadGenerator: (p) => sg.loadNvlabsGenerator(p, { kwargs: genCfg.kwargs }) });

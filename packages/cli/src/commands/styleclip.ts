@@ -16,7 +16,7 @@ import {
   applyGlobalDirection, channelDirections, channelFeatures, channelRelevance, ClipTextLoss, globalBoundary, loadLatentMapper,
   manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
   wPlusSynthesizer, type StyleGan2Like,
-} from '../../../edit/src/styleclip/index.js'; // becomes '@semedit/edit' once the package index re-exports styleclip
+} from '@semedit/edit';
 import { parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';

@@ -188,5 +188,5 @@ export async function writeMaskGrid(path: string, mask: tf.Tensor4D, labels: rea
   if (labels.length !== b) throw new OptionError('labels', `has ${labels.length} entries for ${b} masks`);
   const data = (await mask.data()) as Float32Array;
   const maps = Array.from({ length: b }, (_, i) => data.slice(i * h * w, (i + 1) * h * w));
-  await writeGrid(path, tiles(maps, h, w, { colormap: 'gray', ...opts }), { labels: labels.map((l) => l.replace(/[^\x20-\x7e]/g, '?')), cols: opts.cols ?? b, background: 255 });
+  await writeGrid(path, tiles(maps, h, w, { colormap: 'gray', ...opts }), { labels: labels.map((l) => l.replace(/[^\x20-\x7e]/g, '?')), cols: opts.cols ?? b, background: 128 });
 }

@@ -32,7 +32,7 @@ const report: string[] = [];
 afterAll(() => console.log(`styleclip global directions parity, max |a-e|:\n${report.join('\n')}`));
 
 // The generator module is @semedit/core's stylegan2 (loaded by path until the package exports a subpath for it).
-const stylegan2Module = '../../../core/src/stylegan2/index.js';
+const stylegan2Module = '@semedit/core/stylegan2';
 const { loadNvlabsGenerator } = (await import(stylegan2Module)) as {
   loadNvlabsGenerator(path: string, opts: { kwargs: unknown }): Promise<StyleGan2Like & { dispose(): void }>;
 };

@@ -26,7 +26,7 @@ import { wPlusSynthesizer, type StyleGan2Like } from './stylespace.js';
 
 const genM = readManifest('stylegan2-nvlabs-tiny');
 const clipM = readManifest('clip-loss-tiny');
-const stylegan2Module = '../../../core/src/stylegan2/index.js';
+const stylegan2Module = '@semedit/core/stylegan2';
 const { loadNvlabsGenerator } = (await import(stylegan2Module)) as {
   loadNvlabsGenerator(path: string, opts: { kwargs: unknown }): Promise<StyleGan2Like & { dispose(): void }>;
 };
