@@ -14,3 +14,4 @@ export * from './clip/index.js';
 export * from './schedulers/index.js';
 export * from './sd/index.js';
 export * from './pipeline/index.js';
+export * from './stylegan2/index.js';

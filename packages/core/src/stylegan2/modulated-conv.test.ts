@@ -11,7 +11,7 @@ import { initBackend } from '../backend/index.js';
 import { createGenerator, randn } from '../random.js';
 import { demodCoefficients, modulatedConv2d, type ModulatedConvOptions } from './modulated-conv.js';
 import { resampleFilter2d } from './params.js';
-import { upfirdn2d, upsample2d } from './resample.js';
+import { firFilter2d, firUpsample2d, upfirdn2d } from './resample.js';
 
 const fir = () => tf.tensor2d(resampleFilter2d([1, 3, 3, 1]), [4, 4]);
 
@@ -39,10 +39,14 @@ describe.each([
       // cropping with negative padding
       expect(upfirdn2d(x, one, { padding: [-1, 0, -2, -1] }).shape).toEqual([1, 1, 3, 1]);
       // a constant image stays constant through upsample2d (gain up² with a normalized filter)
-      const c = upsample2d(tf.fill([1, 6, 6, 2], 1.5) as tf.Tensor4D, fir());
+      const c = firUpsample2d(tf.fill([1, 6, 6, 2], 1.5) as tf.Tensor4D, fir());
       expect(c.shape).toEqual([1, 12, 12, 2]);
       const inner = tf.slice(c, [0, 2, 2, 0], [1, 8, 8, 2]).dataSync();
       for (const v of inner) expect(v).toBeCloseTo(1.5, 5);
+      // firFilter2d keeps the size and, with a normalized filter, a constant interior
+      const g = firFilter2d(tf.fill([1, 6, 6, 1], 2) as tf.Tensor4D, fir());
+      expect(g.shape).toEqual([1, 6, 6, 1]);
+      expect(tf.slice(g, [0, 2, 2, 0], [1, 2, 2, 1]).dataSync()).toEqual(Float32Array.from([2, 2, 2, 2]));
     });
   });
 

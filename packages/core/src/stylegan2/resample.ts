@@ -1,7 +1,7 @@
 /**
  * `upfirdn2d` as a reference implementation (stylegan2-ada `torch_utils/ops/upfirdn2d.py`, `_upfirdn2d_ref`), on
  * NHWC tensors: upsample by zero insertion, pad (negative = crop), convolve every channel with a 2-D FIR filter
- * (a depthwise conv), then downsample by dropping pixels. {@link upsample2d} and {@link filter2d} are the two
+ * (a depthwise conv), then downsample by dropping pixels. {@link firUpsample2d} and {@link firFilter2d} (upfirdn2d.py's `upsample2d` and `filter2d`) are the two
  * wrappers StyleGAN2's synthesis uses. Everything is plain differentiable tfjs ops.
  * @module
  */
@@ -94,10 +94,10 @@ export function upfirdn2d(x: tf.Tensor4D, f: tf.Tensor2D, opts: Upfirdn2dOptions
  * @returns `[B, up·H, up·W, C]`
  * @example
  * ```ts
- * upsample2d(img, f).shape; // [1, 64, 64, 3] for img [1, 32, 32, 3]
+ * firUpsample2d(img, f).shape; // [1, 64, 64, 3] for img [1, 32, 32, 3]
  * ```
  */
-export function upsample2d(x: tf.Tensor4D, f: tf.Tensor2D, up = 2): tf.Tensor4D {
+export function firUpsample2d(x: tf.Tensor4D, f: tf.Tensor2D, up = 2): tf.Tensor4D {
   const [fh, fw] = f.shape;
   const px = [Math.floor((fw + up - 1) / 2), Math.floor((fw - up) / 2)] as const;
   const py = [Math.floor((fh + up - 1) / 2), Math.floor((fh - up) / 2)] as const;
@@ -113,10 +113,10 @@ export function upsample2d(x: tf.Tensor4D, f: tf.Tensor2D, up = 2): tf.Tensor4D 
  * @param gain    overall gain (default 1)
  * @example
  * ```ts
- * filter2d(x, f).shape; // same as x.shape
+ * firFilter2d(x, f).shape; // same as x.shape
  * ```
  */
-export function filter2d(x: tf.Tensor4D, f: tf.Tensor2D, padding: Upfirdn2dOptions['padding'] = 0, gain = 1): tf.Tensor4D {
+export function firFilter2d(x: tf.Tensor4D, f: tf.Tensor2D, padding: Upfirdn2dOptions['padding'] = 0, gain = 1): tf.Tensor4D {
   const [fh, fw] = f.shape;
   const [x0, x1, y0, y1] = parsePadding(padding);
   return upfirdn2d(x, f, {

@@ -4,7 +4,7 @@
  *
  *   x ← const (4×4)  |  x ← lrelu(modconv↑2(x, s_conv0)·d + noise + b)·√2          (SynthesisLayer, clamped)
  *   x ← lrelu(modconv(x, s_conv1)·d + noise + b)·√2
- *   img ← upsample2d(img) + modconv1×1(x, s_torgb/√in) + b_rgb                      (ToRGB skip, clamped)
+ *   img ← firUpsample2d(img) + modconv1×1(x, s_torgb/√in) + b_rgb                      (ToRGB skip, clamped)
  *
  * Noise: `const` adds `noise_const·noise_strength` (the stored buffers), `random` adds `randn·noise_strength`
  * (one draw per sample), `none` adds nothing; explicit `noise` tensors (rosinality's `noise=[...]`) override per layer.
@@ -17,7 +17,7 @@ import { randn, type Generator } from '../random.js';
 import type { ResolvedStyleGan2Config } from './config.js';
 import { modulatedConv2d } from './modulated-conv.js';
 import { resampleFilter2d, type StyleGan2Params, type SynthesisLayerParams, type ToRgbParams } from './params.js';
-import { upsample2d } from './resample.js';
+import { firUpsample2d } from './resample.js';
 import { assertStyles, assertWs, styleLayerParams, styleLayers, wsToStyles } from './style-space.js';
 
 /**
@@ -114,7 +114,7 @@ export function synthesisFromStyles(
         const gain = 1 / Math.sqrt(l.channels);
         let y = modulatedConv2d(x, rp.weight, tf.mul(s, gain) as tf.Tensor2D, { demodulate: false });
         y = clampMaybe(tf.add(y, rp.bias), cfg.convClamp);
-        img = img ? (tf.add(upsample2d(img, filter), y) as tf.Tensor4D) : y;
+        img = img ? (tf.add(firUpsample2d(img, filter), y) as tf.Tensor4D) : y;
       }
     }
     return img!;

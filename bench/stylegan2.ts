@@ -1,0 +1,83 @@
+/**
+ * StyleGAN2 synthesis at the FFHQ 1024x1024 config (stylegan2-ada `paper1024`: z/w 512, channel_base 32768,
+ * channel_max 512, 8 mapping layers, conv_clamp 256) with random weights: ms per image (batch 1, W+ → image,
+ * noise 'const') on each backend, as a ratio to single-threaded wasm measured in the same run. Also the mapping
+ * (z → W+) alone. Each configuration runs in its own child process (same weights, same seed).
+ *
+ *   pnpm exec tsx --conditions=@repo/source bench/stylegan2.ts [--reps=3] [--warmup=1] [--res=1024] [--cpu=0]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendInfo } from '@semedit/core/backend';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+// Not yet re-exported from @semedit/core (the lead wires the public exports).
+import { nvlabsGeneratorFromTensors, randomNvlabsWeights, resolveStyleGan2Config, type StyleGan2Config } from '@semedit/core/stylegan2';
+import { intArg, machine, printTable, timeIt, writeResult } from './lib/harness.js';
+
+const reps = intArg('reps', 3);
+const warmup = intArg('warmup', 1);
+const res = intArg('res', 1024);
+const withCpu = intArg('cpu', 0) > 0;
+
+const FFHQ: StyleGan2Config = {
+  z_dim: 512, w_dim: 512, c_dim: 0, img_resolution: res, img_channels: 3, num_layers: 8,
+  channel_base: 32768, channel_max: 512, num_fp16_res: 4, conv_clamp: 256,
+};
+
+interface Row { case: string; backend: string; medianMs: number; minMs: number; reps: number; leakedTensors: number }
+
+const CONFIGS: { label: string; opts: Parameters<typeof initBackend>[0] }[] = [
+  { label: 'wasm 1 thread', opts: { backend: 'wasm', threads: 1 } },
+  { label: 'wasm all threads', opts: { backend: 'wasm' } },
+  ...(withCpu ? [{ label: 'cpu', opts: { backend: 'cpu' as const } }] : []),
+];
+
+/** Runs one configuration in this process and prints its rows as JSON. */
+async function child(index: number): Promise<void> {
+  const c = CONFIGS[index]!;
+  const info = await initBackend(c.opts);
+  const cfg = resolveStyleGan2Config(FFHQ);
+  const G = nvlabsGeneratorFromTensors(randomNvlabsWeights(cfg, 1, { noiseStrength: 0.1 }), FFHQ);
+  const z = tf.randomNormal([1, 512], 0, 1, 'float32', 7) as tf.Tensor2D;
+  const ws = G.mapping(z, { truncationPsi: 0.7 });
+  const rows: Row[] = [];
+  const r = c.label === 'cpu' ? 1 : reps;
+  const w = c.label === 'cpu' ? 0 : warmup;
+  const measure = (name: string, f: () => tf.Tensor) => {
+    const before = tf.memory().numTensors;
+    const t = timeIt(() => tf.tidy(() => void f().dataSync()), { warmup: w, reps: r });
+    rows.push({ case: name, backend: c.label, ...t, leakedTensors: tf.memory().numTensors - before });
+  };
+  measure(`mapping z → W+ [1,${cfg.numWs},512]`, () => G.mapping(z, { truncationPsi: 0.7 }));
+  measure(`synthesis W+ → image [1,${res},${res},3]`, () => G.synthesis(ws, { noiseMode: 'const' }));
+  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const infos: BackendInfo[] = [];
+  for (let i = 0; i < CONFIGS.length; i++) {
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${i}`], {
+      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
+    if (!line) throw new Error(`configuration ${CONFIGS[i]!.label} printed no result`);
+    const r = JSON.parse(line.slice(9)) as { info: BackendInfo; rows: Row[] };
+    infos.push(r.info);
+    rows.push(...r.rows);
+  }
+  const base = CONFIGS[0]!.label;
+  const baseMs = (r: Row) => rows.find((b) => b.case === r.case && b.backend === base)!.medianMs;
+  const ratios = rows.filter((r) => r.backend !== base).map((r) => ({ case: `${r.case} · ${r.backend}`, speedup: baseMs(r) / r.medianMs, baseline: base }));
+  const m = machine();
+  console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}`);
+  for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
+  printTable(['case', 'backend', 'median ms', 'min ms', `x vs ${base}`, 'leaked'], rows.map((r) => [
+    r.case, r.backend, r.medianMs.toFixed(1), r.minMs.toFixed(1), (baseMs(r) / r.medianMs).toFixed(2), String(r.leakedTensors),
+  ]));
+  console.log(`wrote ${writeResult('stylegan2', { bench: 'stylegan2', date: new Date().toISOString(), machine: m, config: FFHQ, backends: infos, timings: rows, ratios })}`);
+}
+
+const childIndex = intArg('child', -1 >>> 0);
+if (childIndex !== -1 >>> 0) await child(childIndex);
+else await main();
