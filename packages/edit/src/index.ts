@@ -4,3 +4,4 @@
  * @module
  */
 export * from './styleclip/index.js';
+export * from './p2p/index.js';

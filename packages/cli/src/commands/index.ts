@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { inspectCommand } from './inspect.js';
+import { p2pCommand } from './p2p.js';
 import { styleclipCommand } from './styleclip.js';
 import { txt2imgCommand } from './txt2img.js';
 
@@ -23,4 +24,5 @@ export const commands: Readonly<Record<string, Command>> = {
   inspect: inspectCommand,
   txt2img: txt2imgCommand,
   styleclip: styleclipCommand,
+  p2p: p2pCommand,
 };

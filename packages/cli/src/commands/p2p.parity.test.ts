@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OptionError } from '@semedit/core';
 import { readPng } from '@semedit/core/image';
 import { assembleSdFolder, readManifest } from '@semedit/core/testing';
-import { PromptEditError } from '../../../edit/src/p2p/index.js';
+import { PromptEditError } from '@semedit/edit';
 import { p2pCommand, type P2PReport } from './p2p.js';
 
 const m = readManifest('p2p-tiny');

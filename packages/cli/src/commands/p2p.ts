@@ -12,7 +12,7 @@ import { tensorToImages, writeGrid, writePng } from '@semedit/core/image';
 import { loadStableDiffusion } from '@semedit/core/pipeline';
 import {
   PromptEditError, runPromptToPrompt, writeAttentionMaps, writeMaskGrid, type P2PMode, type PromptToPromptOptions,
-} from '../../../edit/src/p2p/index.js'; // becomes '@semedit/edit' once the package index re-exports p2p
+} from '@semedit/edit'; // becomes '@semedit/edit' once the package index re-exports p2p
 import { parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';

@@ -20,7 +20,14 @@ import { refinementMapper } from './seq-aligner.js';
 import { condRows } from './store.js';
 import { equalizer, replacementMapper, type WordMode, type WordWeight } from './word-mappers.js';
 
-/** Options every controller takes. */
+/**
+ * Options every controller takes.
+ *
+ * @example
+ * ```ts
+ * const o: ControllerOptions = { tokenizer, prompts: ['a cat', 'a dog'], numSteps: 50, crossReplaceSteps: { default_: 1, dog: 0.4 } };
+ * ```
+ */
 export interface ControllerOptions {
   tokenizer: ClipTokenizer;
   /** The source prompt first, then the edited prompts (batch prompt indices 0, 1, ...). */
@@ -123,7 +130,14 @@ function buildController(kind: P2PController['kind'], opts: ControllerOptions, r
   };
 }
 
-/** Options of {@link attentionReplace}. */
+/**
+ * Options of {@link attentionReplace}.
+ *
+ * @example
+ * ```ts
+ * const o: ReplaceOptions = { tokenizer, prompts: ['a cat', 'a dog'], numSteps: 50, mapper: 'reference' };
+ * ```
+ */
 export interface ReplaceOptions extends ControllerOptions {
   /** `'corrected'` (default) or `'reference'` (the reference's quirk, for parity); see {@link replacementMapper}. */
   mapper?: 'corrected' | 'reference';
@@ -175,7 +189,14 @@ export function attentionRefine(opts: ControllerOptions): P2PController & { mapp
   return { ...buildController('refine', opts, replace, [...index, ...alpha]), mappers: maps.map((m) => m.mapper), alphas: maps.map((m) => m.alphas) };
 }
 
-/** Options of {@link attentionReweight}. */
+/**
+ * Options of {@link attentionReweight}.
+ *
+ * @example
+ * ```ts
+ * const o: ReweightOptions = { tokenizer, prompts: [p, p], numSteps: 50, weights: { smiling: 5 } };
+ * ```
+ */
 export interface ReweightOptions extends ControllerOptions {
   /** Words of the edited prompts and their factors (`[word, weight]` pairs or a record). */
   weights: readonly WordWeight[] | Readonly<Record<string, number>>;

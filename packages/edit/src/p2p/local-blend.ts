@@ -20,10 +20,24 @@ import { listAttentionLayers, type ResolvedUNetConfig, type UNet2DConditionConfi
 import type { AttentionStore } from './store.js';
 import { wordTokens, type WordMode } from './word-mappers.js';
 
-/** Words per prompt: entry b holds the word(s) of prompt b (source first). */
+/**
+ * Words per prompt: entry b holds the word(s) of prompt b (source first).
+ *
+ * @example
+ * ```ts
+ * const w: WordsPerPrompt = [['cat'], ['tiger', 'stripes']];
+ * ```
+ */
 export type WordsPerPrompt = readonly (string | readonly string[])[];
 
-/** Options of {@link localBlend}. */
+/**
+ * Options of {@link localBlend}.
+ *
+ * @example
+ * ```ts
+ * const o: LocalBlendOptions = { tokenizer, prompts, words: ['cat', 'dog'], store, version: 'later', threshold: [0.3, 0.3], substructWords: ['', 'collar'] };
+ * ```
+ */
 export interface LocalBlendOptions {
   tokenizer: ClipTokenizer;
   /** Source prompt first, then the edited prompts. */

@@ -10,7 +10,14 @@ import type { ClipTokenizer } from '@semedit/core/clip';
 import { heatmapToImage, writeGrid, type Colormap, type Image } from '@semedit/core/image';
 import type { AttentionStore, StoredLayer } from './store.js';
 
-/** Options of {@link aggregateAttention}. */
+/**
+ * Options of {@link aggregateAttention}.
+ *
+ * @example
+ * ```ts
+ * const o: AggregateOptions = { prompt: 1, places: ['up'], resolution: { height: 16, width: 16 } };
+ * ```
+ */
 export interface AggregateOptions {
   /** Prompt index (0 = source). Default 0. */
   prompt?: number;
@@ -117,7 +124,14 @@ function upscale(img: Image, f: number): Image {
   return { width: w, height: h, channels: c, data };
 }
 
-/** Options of {@link writeAttentionMaps} and {@link writeMaskGrid}. */
+/**
+ * Options of {@link writeAttentionMaps} and {@link writeMaskGrid}.
+ *
+ * @example
+ * ```ts
+ * const o: MapGridOptions = { tile: 64, colormap: 'jet', cols: 4 };
+ * ```
+ */
 export interface MapGridOptions {
   /** Target tile size in pixels (maps are upscaled by the largest integer factor that fits; default 128). */
   tile?: number;

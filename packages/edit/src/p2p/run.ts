@@ -14,10 +14,24 @@ import type { CrossReplaceSteps, StepWindow } from './schedules.js';
 import { createAttentionStore, type AttentionStore, type AttentionStoreOptions } from './store.js';
 import type { WordMode, WordWeight } from './word-mappers.js';
 
-/** The edit: word swap, refinement (added words) or re-weighting only. */
+/**
+ * The edit: word swap, refinement (added words) or re-weighting only.
+ *
+ * @example
+ * ```ts
+ * const mode: P2PMode = 'refine';
+ * ```
+ */
 export type P2PMode = 'replace' | 'refine' | 'reweight';
 
-/** Options of {@link runPromptToPrompt} / {@link promptToPrompt}. */
+/**
+ * Options of {@link runPromptToPrompt} / {@link promptToPrompt}.
+ *
+ * @example
+ * ```ts
+ * const o: PromptToPromptOptions = { prompt: 'a cat', targets: 'a dog', crossReplaceSteps: 0.8, selfReplaceSteps: 0.4 };
+ * ```
+ */
 export interface PromptToPromptOptions {
   /** The source prompt (batch prompt 0). */
   prompt: string;
@@ -61,7 +75,15 @@ export interface PromptToPromptOptions {
   onTruncate?: 'warn' | 'error';
 }
 
-/** What {@link runPromptToPrompt} returns; `dispose()` frees everything in it. */
+/**
+ * What {@link runPromptToPrompt} returns; `dispose()` frees everything in it.
+ *
+ * @example
+ * ```ts
+ * const { images, store } = r; // [2, 512, 512, 3], the attention store
+ * r.dispose();
+ * ```
+ */
 export interface PromptToPromptResult {
   /** Source prompt first, then the edited prompts. */
   prompts: string[];

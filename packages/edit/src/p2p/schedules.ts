@@ -9,7 +9,14 @@ import { wordToTokenIndices } from '@semedit/core/clip';
 import { PromptEditError } from './errors.js';
 import type { WordMode } from './word-mappers.js';
 
-/** A window of the denoising run as fractions: `c` means `[0, c)`, `[a, b]` means `[a, b)`. */
+/**
+ * A window of the denoising run as fractions: `c` means `[0, c)`, `[a, b]` means `[a, b)`.
+ *
+ * @example
+ * ```ts
+ * const w: StepWindow = [0.1, 0.8];
+ * ```
+ */
 export type StepWindow = number | readonly [number, number];
 
 /**
@@ -47,7 +54,14 @@ export function windowToSteps(window: StepWindow, n: number, name = 'window'): [
   return [Math.trunc(a * n), Math.trunc(b * n)];
 }
 
-/** Options of {@link crossReplaceAlpha}. */
+/**
+ * Options of {@link crossReplaceAlpha}.
+ *
+ * @example
+ * ```ts
+ * const o: CrossReplaceAlphaOptions = { wordMode: 'robust' };
+ * ```
+ */
 export interface CrossReplaceAlphaOptions {
   /** Word lookup mode for per-word windows (default `'reference'`). */
   wordMode?: WordMode;

@@ -21,7 +21,14 @@ export interface AlignScores {
   mismatch: number;
 }
 
-/** The reference's scores (`ScoreParams(gap=0, match=1, mismatch=-1)`). */
+/**
+ * The reference's scores (`ScoreParams(gap=0, match=1, mismatch=-1)`).
+ *
+ * @example
+ * ```ts
+ * globalAlign(x, y, REFERENCE_ALIGN_SCORES);
+ * ```
+ */
 export const REFERENCE_ALIGN_SCORES: Readonly<AlignScores> = { gap: 0, match: 1, mismatch: -1 };
 
 /**

@@ -11,7 +11,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, SemeditError } from '@semedit/core';
 import type { AttentionContext, AttentionHook, AttentionHookResolver } from '@semedit/core/unet';
 
-/** Options of {@link createAttentionStore}. */
+/**
+ * Options of {@link createAttentionStore}.
+ *
+ * @example
+ * ```ts
+ * const o: AttentionStoreOptions = { maxQueries: 16 * 16, kinds: ['cross'], filter: (ctx) => ctx.place !== 'mid' };
+ * ```
+ */
 export interface AttentionStoreOptions {
   /** Keep layers whose query count (height · width) is at most this (default 32² = 1024, the reference's cap). */
   maxQueries?: number;
@@ -71,7 +78,14 @@ export interface AttentionStore {
   dispose(): void;
 }
 
-/** A layer's stored maps cannot be assembled (chunks that overlap or leave gaps). */
+/**
+ * A layer's stored maps cannot be assembled (chunks that overlap or leave gaps).
+ *
+ * @example
+ * ```ts
+ * throw new AttentionStoreError('mid_block.attentions.0.transformer_blocks.0.attn2', 'chunks cover 4 of 8 heads');
+ * ```
+ */
 export class AttentionStoreError extends SemeditError {
   /**
    * @param layer  the module path

@@ -7,7 +7,14 @@ import { OptionError } from '@semedit/core';
 import { wordToTokenIndices, type ClipTokenizer, type WordIndexOptions } from '@semedit/core/clip';
 import { PromptEditError } from './errors.js';
 
-/** How words are found in prompts: `'reference'` is `get_word_inds` exactly (case- and punctuation-sensitive). */
+/**
+ * How words are found in prompts: `'reference'` is `get_word_inds` exactly (case- and punctuation-sensitive).
+ *
+ * @example
+ * ```ts
+ * const mode: WordMode = 'robust'; // "burger" also finds "burger."
+ * ```
+ */
 export type WordMode = NonNullable<WordIndexOptions['mode']>;
 
 /**
@@ -34,7 +41,14 @@ export function wordTokens(tokenizer: ClipTokenizer, prompt: string, word: strin
   return inds;
 }
 
-/** Options of {@link replacementMapper}. */
+/**
+ * Options of {@link replacementMapper}.
+ *
+ * @example
+ * ```ts
+ * const o: ReplacementMapperOptions = { mode: 'reference' };
+ * ```
+ */
 export interface ReplacementMapperOptions {
   /**
    * `'corrected'` (default): every source token feeds the aligned target token. `'reference'`: the reference's
@@ -103,10 +117,24 @@ export function replacementMapper(tokenizer: ClipTokenizer, source: string, targ
   return m;
 }
 
-/** One word's weight: a word of the prompt (or its position) and the factor for its attention columns. */
+/**
+ * One word's weight: a word of the prompt (or its position) and the factor for its attention columns.
+ *
+ * @example
+ * ```ts
+ * const w: WordWeight = ['smiling', 5];
+ * ```
+ */
 export type WordWeight = readonly [word: string | number, weight: number];
 
-/** Options of {@link equalizer}. */
+/**
+ * Options of {@link equalizer}.
+ *
+ * @example
+ * ```ts
+ * const o: EqualizerOptions = { maxAbsWeight: 20 };
+ * ```
+ */
 export interface EqualizerOptions {
   /** Largest |weight| accepted (default 10, the largest the reference notebooks use). */
   maxAbsWeight?: number;
