@@ -5,8 +5,8 @@ import { defineConfig } from 'vitest/config';
  * fixtures under SEMEDIT_FIXTURES; files named `*.parity.test.ts`). `pnpm test:parity` runs only the latter.
  */
 const shared = {
-  testTimeout: 120_000,
-  hookTimeout: 120_000,
+  testTimeout: 300_000,
+  hookTimeout: 300_000,
   pool: 'forks' as const,
 };
 const roots = ['packages/*/src/**', 'bench/**', 'examples/**', 'scripts/**'];
