@@ -5,3 +5,4 @@
  */
 export * from './styleclip/index.js';
 export * from './p2p/index.js';
+export * from './sega/index.js';

@@ -7,6 +7,7 @@ import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { inspectCommand } from './inspect.js';
 import { p2pCommand } from './p2p.js';
+import { segaCommand } from './sega.js';
 import { styleclipCommand } from './styleclip.js';
 import { txt2imgCommand } from './txt2img.js';
 
@@ -25,4 +26,5 @@ export const commands: Readonly<Record<string, Command>> = {
   txt2img: txt2imgCommand,
   styleclip: styleclipCommand,
   p2p: p2pCommand,
+  sega: segaCommand,
 };

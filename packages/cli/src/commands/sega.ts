@@ -13,7 +13,7 @@ import { initBackend } from '@semedit/core/backend';
 import { writeGrid, writeImageTensor } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
 // The lead switches this to '@semedit/edit' once the package index exports SEGA.
-import { SEGA_DEFAULTS, runSega, type SegaConceptInput } from '../../../edit/src/sega/index.js';
+import { SEGA_DEFAULTS, runSega, type SegaConceptInput } from '@semedit/edit';
 import { parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
