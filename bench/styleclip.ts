@@ -1,0 +1,108 @@
+/**
+ * StyleCLIP costs at the 256x256 StyleGAN2 config (stylegan2-ada `paper256`) with random weights and a random
+ * CLIP ViT-B/32: one latent-optimization step (forward and backprop through synthesis and CLIP, Adam update) and
+ * one global-direction edit (W+ -> S, move S along a boundary, synthesize). Ratios to single-threaded wasm in the
+ * same run; each configuration in its own child process.
+ *
+ *   pnpm exec tsx --conditions=@repo/source bench/styleclip.ts [--reps=3] [--warmup=1]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { initBackend, type BackendInfo } from '@semedit/core/backend';
+import { ClipModel, buildClipModelParams, clipTextExpectedShapes, clipVisionExpectedShapes, resolveClipConfig } from '@semedit/core/clip';
+import { createGenerator } from '@semedit/core';
+import type { RawTensor } from '@semedit/core/io';
+import { nvlabsGeneratorFromTensors, randomNvlabsWeights, resolveStyleGan2Config, type StyleGan2Config } from '@semedit/core/stylegan2';
+import { ClipTextLoss, applyGlobalDirection, optimizeLatent, styleSpaceGenerator, wPlusSynthesizer } from '@semedit/edit';
+import { intArg, machine, printTable, timeIt, writeResult } from './lib/harness.js';
+
+const reps = intArg('reps', 3);
+const warmup = intArg('warmup', 1);
+const G256: StyleGan2Config = {
+  z_dim: 512, w_dim: 512, c_dim: 0, img_resolution: 256, img_channels: 3, num_layers: 8,
+  channel_base: 16384, channel_max: 512, num_fp16_res: 4, conv_clamp: 256,
+};
+const CLIP = resolveClipConfig({
+  projection_dim: 512,
+  text_config: { vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, max_position_embeddings: 77 },
+  vision_config: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, image_size: 224, patch_size: 32 },
+});
+const CONFIGS: { label: string; opts: Parameters<typeof initBackend>[0] }[] = [
+  { label: 'wasm 1 thread', opts: { backend: 'wasm', threads: 1 } },
+  { label: 'wasm all threads', opts: { backend: 'wasm' } },
+];
+interface Row { case: string; backend: string; medianMs: number; minMs: number; reps: number }
+
+function randomClip(): ClipModel {
+  const gen = createGenerator(3);
+  const flat = new Map<string, RawTensor>();
+  const shapes = { ...clipTextExpectedShapes(CLIP.text, 512), ...clipVisionExpectedShapes(CLIP.vision, 512) };
+  for (const [k, s] of Object.entries(shapes)) {
+    const dims = s.map((d) => d ?? 1);
+    const data = gen.normal(dims.reduce((a, b) => a * b, 1));
+    const norm = /norm|layrnorm/.test(k) && k.endsWith('.weight');
+    for (let i = 0; i < data.length; i++) data[i] = norm ? 1 : 0.02 * data[i]!;
+    flat.set(k, { dtype: 'float32', shape: dims, data });
+  }
+  flat.set('logit_scale', { dtype: 'float32', shape: [], data: new Float32Array([Math.log(100)]) });
+  return new ClipModel(CLIP, buildClipModelParams(flat, CLIP).params);
+}
+
+async function child(index: number): Promise<void> {
+  const c = CONFIGS[index]!;
+  const info = await initBackend(c.opts);
+  const cfg = resolveStyleGan2Config(G256);
+  const G = nvlabsGeneratorFromTensors(randomNvlabsWeights(cfg, 1, { noiseStrength: 0.1 }), G256);
+  const clip = randomClip();
+  const loss = new ClipTextLoss(clip, [[49406, 320, 1125, 539, 320, 2533, 49407]]);
+  const z = tf.randomNormal([1, 512], 0, 1, 'float32', 7) as tf.Tensor2D;
+  const ws = G.mapping(z, { truncationPsi: 0.7 }) as tf.Tensor3D;
+  const rows: Row[] = [];
+  // One optimization step: the generator runs to its first yielded step (forward, backprop, Adam update).
+  const stepMs: number[] = [];
+  for (let i = 0; i < warmup + reps; i++) {
+    const run = optimizeLatent(wPlusSynthesizer(G), loss, ws, { steps: 1 });
+    const t0 = performance.now();
+    let r = await run.next();
+    while (!r.done) r = await run.next();
+    const ms = performance.now() - t0;
+    tf.dispose([r.value.latent, r.value.image]);
+    if (i >= warmup) stepMs.push(ms);
+  }
+  const sorted = [...stepMs].sort((a, b) => a - b);
+  rows.push({ case: 'StyleCLIP optimization step (256, ViT-B/32)', backend: c.label, medianMs: sorted[sorted.length >> 1]!, minMs: sorted[0]!, reps });
+  const gen = styleSpaceGenerator(G);
+  const s = gen.stylesFromWPlus(ws) as tf.Tensor2D;
+  const boundary = new Float32Array(s.shape[1]).map((_, i) => (i % 97 === 0 ? 1 : 0));
+  const t = timeIt(() => tf.tidy(() => void gen.synthesizeStyles(applyGlobalDirection(s, boundary, 4)).dataSync()), { warmup, reps });
+  rows.push({ case: 'global-direction edit (S + alpha*boundary -> image, 256)', backend: c.label, ...t });
+  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const infos: BackendInfo[] = [];
+  for (let i = 0; i < CONFIGS.length; i++) {
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${i}`], {
+      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
+    if (!line) throw new Error(`configuration ${CONFIGS[i]!.label} printed no result`);
+    const r = JSON.parse(line.slice(9)) as { info: BackendInfo; rows: Row[] };
+    infos.push(r.info);
+    rows.push(...r.rows);
+  }
+  const base = CONFIGS[0]!.label;
+  const baseMs = (r: Row) => rows.find((b) => b.case === r.case && b.backend === base)!.medianMs;
+  const ratios = rows.filter((r) => r.backend !== base).map((r) => ({ case: `${r.case} · ${r.backend}`, speedup: baseMs(r) / r.medianMs, baseline: base }));
+  const m = machine();
+  console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}`);
+  for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
+  printTable(['case', 'backend', 'median ms', `x vs ${base}`], rows.map((r) => [r.case, r.backend, r.medianMs.toFixed(0), (baseMs(r) / r.medianMs).toFixed(2)]));
+  console.log(`wrote ${writeResult('styleclip', { bench: 'styleclip', date: new Date().toISOString(), machine: m, backends: infos, timings: rows, ratios })}`);
+}
+
+const childIndex = intArg('child', -1 >>> 0);
+if (childIndex !== -1 >>> 0) await child(childIndex);
+else await main();
