@@ -14,9 +14,8 @@ import {
 } from '@semedit/core/clip';
 import { createGenerator } from '@semedit/core';
 import type { RawTensor } from '@semedit/core/io';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { intArg, machine, printTable, timeIt, writeResult } from './lib/harness.js';
+import { intArg, machine, printTable, timeIt, writeResult, reportFromChild, runChildren } from './lib/harness.js';
 
 const reps = intArg('reps', 5);
 const warmup = intArg('warmup', 1);
@@ -70,19 +69,13 @@ async function child(index: number): Promise<void> {
   rows.push({ case: 'CLIP ViT-L/14 text [1,77]', backend: c.label, ...t });
   const v = timeIt(() => { const o = vision.forward(pixels); o.imageEmbeds.dataSync(); tf.dispose(Object.values(o).flat() as tf.Tensor[]); }, { warmup: w, reps: r });
   rows.push({ case: 'CLIP ViT-B/32 image [1,224,224,3]', backend: c.label, ...v });
-  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
+  reportFromChild(info, rows);
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const infos: BackendInfo[] = [];
-  for (let i = 0; i < CONFIGS.length; i++) {
-    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${i}`], {
-      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
-    if (!line) throw new Error(`configuration ${CONFIGS[i]!.label} printed no result`);
-    const r = JSON.parse(line.slice(9)) as { info: BackendInfo; rows: Row[] };
+  for (const r of runChildren<Row>(fileURLToPath(import.meta.url), CONFIGS.length)) {
     infos.push(r.info);
     rows.push(...r.rows);
   }

@@ -7,7 +7,6 @@
  *   pnpm exec tsx --conditions=@repo/source bench/styleclip.ts [--reps=3] [--warmup=1]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendInfo } from '@semedit/core/backend';
 import { ClipModel, buildClipModelParams, clipTextExpectedShapes, clipVisionExpectedShapes, resolveClipConfig } from '@semedit/core/clip';
@@ -15,7 +14,7 @@ import { createGenerator } from '@semedit/core';
 import type { RawTensor } from '@semedit/core/io';
 import { nvlabsGeneratorFromTensors, randomNvlabsWeights, resolveStyleGan2Config, type StyleGan2Config } from '@semedit/core/stylegan2';
 import { ClipTextLoss, applyGlobalDirection, optimizeLatent, styleSpaceGenerator, wPlusSynthesizer } from '@semedit/edit';
-import { intArg, machine, printTable, timeIt, writeResult } from './lib/harness.js';
+import { intArg, machine, printTable, timeIt, writeResult, reportFromChild, runChildren } from './lib/harness.js';
 
 const reps = intArg('reps', 3);
 const warmup = intArg('warmup', 1);
@@ -77,19 +76,13 @@ async function child(index: number): Promise<void> {
   const boundary = new Float32Array(s.shape[1]).map((_, i) => (i % 97 === 0 ? 1 : 0));
   const t = timeIt(() => tf.tidy(() => void gen.synthesizeStyles(applyGlobalDirection(s, boundary, 4)).dataSync()), { warmup, reps });
   rows.push({ case: 'global-direction edit (S + alpha*boundary -> image, 256)', backend: c.label, ...t });
-  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
+  reportFromChild(info, rows);
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const infos: BackendInfo[] = [];
-  for (let i = 0; i < CONFIGS.length; i++) {
-    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${i}`], {
-      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
-    if (!line) throw new Error(`configuration ${CONFIGS[i]!.label} printed no result`);
-    const r = JSON.parse(line.slice(9)) as { info: BackendInfo; rows: Row[] };
+  for (const r of runChildren<Row>(fileURLToPath(import.meta.url), CONFIGS.length)) {
     infos.push(r.info);
     rows.push(...r.rows);
   }

@@ -8,11 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendInfo } from '@semedit/core/backend';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 // Not yet re-exported from @semedit/core (the lead wires the public exports).
 import { nvlabsGeneratorFromTensors, randomNvlabsWeights, resolveStyleGan2Config, type StyleGan2Config } from '@semedit/core/stylegan2';
-import { intArg, machine, printTable, timeIt, writeResult } from './lib/harness.js';
+import { intArg, machine, printTable, timeIt, writeResult, reportFromChild, runChildren } from './lib/harness.js';
 
 const reps = intArg('reps', 3);
 const warmup = intArg('warmup', 1);
@@ -50,19 +49,13 @@ async function child(index: number): Promise<void> {
   };
   measure(`mapping z → W+ [1,${cfg.numWs},512]`, () => G.mapping(z, { truncationPsi: 0.7 }));
   measure(`synthesis W+ → image [1,${res},${res},3]`, () => G.synthesis(ws, { noiseMode: 'const' }));
-  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
+  reportFromChild(info, rows);
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const infos: BackendInfo[] = [];
-  for (let i = 0; i < CONFIGS.length; i++) {
-    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${i}`], {
-      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
-    if (!line) throw new Error(`configuration ${CONFIGS[i]!.label} printed no result`);
-    const r = JSON.parse(line.slice(9)) as { info: BackendInfo; rows: Row[] };
+  for (const r of runChildren<Row>(fileURLToPath(import.meta.url), CONFIGS.length)) {
     infos.push(r.info);
     rows.push(...r.rows);
   }

@@ -3,10 +3,12 @@
  * dashboard reads (`bench/results/<name>.json`). Every figure a bench reports is a ratio against a baseline
  * measured in the same run.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, platform, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BackendInfo } from '@semedit/core/backend';
 
 /** The machine a result was measured on. */
 export interface Machine {
@@ -115,4 +117,40 @@ export function printTable(header: string[], rows: string[][]): void {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   rows.forEach((r) => console.log(line(r)));
+}
+
+/**
+ * Runs this bench script once per backend configuration, each in its own child process (a second wasm backend
+ * in one process runs markedly slower), and collects what each child printed with {@link reportFromChild}.
+ *
+ * @param script `fileURLToPath(import.meta.url)` of the bench
+ * @param count  number of configurations; child i is started with `--child=i`
+ * @example
+ * ```ts
+ * const results = runChildren<Row>(fileURLToPath(import.meta.url), CONFIGS.length);
+ * ```
+ */
+export function runChildren<R>(script: string, count: number): { info: BackendInfo; rows: R[] }[] {
+  const out: { info: BackendInfo; rows: R[] }[] = [];
+  for (let i = 0; i < count; i++) {
+    const text = execFileSync(process.execPath, [...process.execArgv, script, ...process.argv.slice(2), `--child=${i}`], {
+      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = text.split('\n').find((l) => l.startsWith('@@RESULT '));
+    if (!line) throw new Error(`configuration ${i} of ${script} printed no result`);
+    out.push(JSON.parse(line.slice(9)) as { info: BackendInfo; rows: R[] });
+  }
+  return out;
+}
+
+/**
+ * Prints a child configuration's result for {@link runChildren}.
+ *
+ * @example
+ * ```ts
+ * reportFromChild(info, rows);
+ * ```
+ */
+export function reportFromChild(info: BackendInfo, rows: readonly object[]): void {
+  process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
 }
