@@ -170,6 +170,7 @@ async function main(): Promise<void> {
   }
   const m = machine();
   console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}; load average during the run: ${load.map((l) => l.toFixed(1)).join(' -> ')}`);
+  if (Math.max(...load) > cores + 0.7) console.log('warning: the load average passed the core count: other processes competed for the cores (thread scaling and times are unreliable)');
   for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
   if (torch.info) {
     console.log(`PyTorch ${String(torch.info['torch'])} (${String(torch.info['python'])}), ${String(torch.info['threads'])} threads, mkldnn ${String(torch.info['mkldnn'])}, BLAS ${String(torch.info['blas'])}`);

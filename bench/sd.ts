@@ -15,7 +15,7 @@
  *   pnpm exec tsx --conditions=@repo/source bench/sd.ts [--reps=2] [--warmup=1] [--cpu=1] [--unet=1] [--vae=1]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, wasmHeapStats, type BackendInfo } from '@semedit/core/backend';
+import { backendInfo, initBackend, wasmHeapStats, type BackendInfo } from '@semedit/core/backend';
 import { createGenerator } from '@semedit/core';
 import type { RawTensor } from '@semedit/core/io';
 import { assertFitsBackend } from '@semedit/core/pipeline';
@@ -228,9 +228,13 @@ async function timeModel(label: string, backend: string, fn: () => tf.Tensor, no
     case: label, backend, wallMs: run.wallMs, kernelCalls: run.kernels.length,
     kernelSumMs: run.kernels.reduce((a, k) => a + k.ms, 0), gflop: flops / 1e9, top,
   };
+  // The 1-minute load average counts our own compute threads too; well above them, other processes shared the cores.
+  const load = loadavg()[0]!;
+  const threads = backendInfo()?.threads ?? 1;
+  const busy = load > threads + 0.7 ? `; load average ${load.toFixed(1)} with ${threads} thread(s) of ours: other processes competed for the cores` : '';
   const r = row({
     case: label, backend, status: 'ran', medianMs, minMs: Math.min(...ms), reps: ms.length, gflop: flops / 1e9,
-    gflops: flops / 1e6 / medianMs, heapMiB: heapMiB(), note, loadAvg: +loadavg()[0]!.toFixed(1),
+    gflops: flops / 1e6 / medianMs, heapMiB: heapMiB(), note: note + busy, loadAvg: +load.toFixed(1),
   });
   return { row: r, profile };
 }
@@ -400,7 +404,7 @@ async function main(): Promise<void> {
     const ms = r.medianMs ?? r.estimatedMs;
     return [r.case, r.backend, r.status, f(r.medianMs), f(r.estimatedMs), f(r.gflop), f(r.gflops, 1), b !== null && ms !== null ? (b / ms).toFixed(2) : ''];
   }));
-  for (const r of rows.filter((x) => x.status !== 'ran')) console.log(`${r.status}: ${r.case} · ${r.backend}: ${r.note}`);
+  for (const r of rows.filter((x) => x.status !== 'ran' || x.note.includes('competed'))) console.log(`${r.status}: ${r.case} · ${r.backend}: ${r.note}`);
   console.log(`wrote ${writeResult('sd', { bench: 'sd', date: new Date().toISOString(), machine: m, backends: infos, timings: rows, ratios, profiles })}`);
 }
 
