@@ -54,7 +54,7 @@ export function ratioChart(ratios: BenchResult['ratios']): string {
 function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '';
   const cols = Object.keys(rows[0]!);
-  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : esc(v));
+  const fmt = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : esc(typeof v === 'object' ? JSON.stringify(v) : v));
   return `<table><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${rows
     .map((r) => `<tr>${cols.map((c) => `<td>${fmt(r[c])}</td>`).join('')}</tr>`)
     .join('')}</table>`;
@@ -82,13 +82,27 @@ td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}th{b
 </style></head><body><h1>semedit bench</h1><p>Every figure is a ratio against a baseline measured in the same run.</p>${sections.join('')}</body></html>\n`;
 }
 
+/**
+ * Accepts the ratio fields benches have used (`speedup`, `ratio`, `overCfg`); entries with none are dropped.
+ *
+ * @example
+ * ```ts
+ * normalizeRatio({ case: 'SEGA', overCfg: 1.5 }); // { case: 'SEGA', speedup: 1.5 }
+ * ```
+ */
+export function normalizeRatio(r: Record<string, unknown>): BenchResult['ratios'][number] | undefined {
+  const v = [r['speedup'], r['ratio'], r['overCfg']].find((x) => typeof x === 'number' && Number.isFinite(x));
+  return typeof v === 'number' ? { case: String(r['case']), speedup: v, ...(typeof r['baseline'] === 'string' ? { baseline: r['baseline'] } : {}) } : undefined;
+}
+
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   const results = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as BenchResult)
-    .filter((r) => Array.isArray(r.ratios) && Array.isArray(r.timings));
+    .filter((r) => Array.isArray(r.ratios) && Array.isArray(r.timings))
+    .map((r) => ({ ...r, ratios: r.ratios.map(normalizeRatio).filter((x): x is BenchResult['ratios'][number] => x !== undefined) }));
   writeFileSync(join(dir, 'index.html'), renderDashboard(results));
   console.log(`wrote ${join(dir, 'index.html')} (${results.length} benches)`);
 }
