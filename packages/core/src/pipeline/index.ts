@@ -3,6 +3,7 @@
  * loop, prompt encoding, pipeline loading with memory checks.
  * @module
  */
+export * from './batch.js';
 export * from './denoiser.js';
 export * from './sample.js';
 export * from './text.js';

@@ -6,13 +6,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ClipTextModel } from '../clip/text-model.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { OptionError, ShapeMismatchError } from '../errors.js';
+import { ShapeMismatchError } from '../errors.js';
 import { createGenerator } from '../random.js';
 import { randn } from '../random.js';
 import type { Scheduler } from '../schedulers/index.js';
 import type { AttentionHookResolver } from '../unet/hooks.js';
 import type { UNet2DConditionModel } from '../unet/unet.js';
 import type { AutoencoderKL } from '../vae/vae.js';
+import { promptBatch, latentSize } from './batch.js';
 import { cfgDenoiser, unetNoiseModel } from './denoiser.js';
 import { sampleLoop, type StepEvent } from './sample.js';
 import { encodePrompts, type TruncatedPrompt } from './text.js';
@@ -84,15 +85,6 @@ export function decodeLatents(vae: AutoencoderKL, latents: tf.Tensor4D): tf.Tens
   });
 }
 
-function listOf(v: string | readonly string[] | undefined, n: number, name: string, fallback: string): string[] {
-  if (v === undefined) return Array.from({ length: n }, () => fallback);
-  const list = typeof v === 'string' ? [v] : [...v];
-  if (list.some((p) => typeof p !== 'string')) throw new OptionError(name, 'must be strings');
-  if (list.length === 1) return Array.from({ length: n }, () => list[0]!);
-  if (list.length !== n) throw new OptionError(name, `has ${list.length} entries for ${n} prompts`);
-  return list;
-}
-
 /**
  * Generates images from text. Iterate it for per-step events; its return value is the result.
  *
@@ -107,26 +99,9 @@ function listOf(v: string | readonly string[] | undefined, n: number, name: stri
  * ```
  */
 export async function* textToImage(sd: StableDiffusion, opts: TextToImageOptions): AsyncGenerator<StepEvent, TextToImageResult> {
-  const prompts0 = typeof opts.prompt === 'string' ? [opts.prompt] : [...opts.prompt];
-  if (prompts0.length === 0 || prompts0.some((p) => typeof p !== 'string')) throw new OptionError('prompt', 'must be a non-empty string or list of strings');
-  const perPrompt = opts.numImagesPerPrompt ?? 1;
-  if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new OptionError('numImagesPerPrompt', `must be a positive integer, got ${perPrompt}`);
-  const negatives0 = listOf(opts.negativePrompt, prompts0.length, 'negativePrompt', '');
-  const prompts = prompts0.flatMap((p) => Array.from({ length: perPrompt }, () => p));
-  const negatives = negatives0.flatMap((p) => Array.from({ length: perPrompt }, () => p));
-  const promptIndex = prompts0.flatMap((_, i) => Array.from({ length: perPrompt }, () => i));
-  const factor = 2 ** (sd.vae.config.blockOutChannels.length - 1);
-  const sampleSize = sd.unet.config.sampleSize;
-  const defaultSize = (name: string, axis: 0 | 1): number => {
-    if (sampleSize === null) throw new OptionError(name, 'the UNet config has no sample_size: give height and width');
-    return (typeof sampleSize === 'number' ? sampleSize : sampleSize[axis]!) * factor;
-  };
-  const height = opts.height ?? defaultSize('height', 0);
-  const width = opts.width ?? defaultSize('width', 1);
-  for (const [k, v] of [['height', height], ['width', width]] as const) {
-    if (!Number.isInteger(v) || v <= 0 || v % factor !== 0) throw new OptionError(k, `must be a positive multiple of ${factor}, got ${v}`);
-  }
-  const shape: [number, number, number, number] = [prompts.length, height / factor, width / factor, sd.unet.config.inChannels];
+  const { prompts, negatives, promptIndex } = promptBatch(opts.prompt, opts.negativePrompt, opts.numImagesPerPrompt ?? 1);
+  const size = latentSize(sd, opts);
+  const shape: [number, number, number, number] = [prompts.length, size.height, size.width, size.channels];
   if (opts.latents && opts.latents.shape.some((d, i) => d !== shape[i])) throw new ShapeMismatchError('latents', shape, opts.latents.shape);
   const scale = opts.guidanceScale ?? 7.5;
   const cond = encodePrompts(sd.tokenizer, sd.textEncoder, prompts, { onTruncate: opts.onTruncate ?? 'warn' });

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError, createGenerator, randn } from '@semedit/core';
-import { textToImage, type StableDiffusion, type StepEvent, type TruncatedPrompt } from '@semedit/core/pipeline';
+import { latentSize, textToImage, type StableDiffusion, type StepEvent, type TruncatedPrompt } from '@semedit/core/pipeline';
 import { composeResolvers, type AttentionHookResolver } from '@semedit/core/unet';
 import { attentionRefine, attentionReplace, attentionReweight, type ControllerOptions, type P2PController } from './controllers.js';
 import { localBlend, type LocalBlend, type LocalBlendOptions } from './local-blend.js';
@@ -133,29 +133,14 @@ export function makeController(
   }
 }
 
-function factorOf(sd: StableDiffusion): number {
-  return 2 ** (sd.vae.config.blockOutChannels.length - 1);
-}
-
 function startLatents(sd: StableDiffusion, opts: PromptToPromptOptions, b: number): tf.Tensor4D {
-  const factor = factorOf(sd);
-  const ss = sd.unet.config.sampleSize;
-  const size = (v: number | undefined, axis: 0 | 1, name: string) => {
-    if (v !== undefined) return v;
-    if (ss === null) throw new OptionError(name, 'the UNet config has no sample_size: give height and width');
-    return (typeof ss === 'number' ? ss : ss[axis]!) * factor;
-  };
-  const h = size(opts.height, 0, 'height');
-  const w = size(opts.width, 1, 'width');
+  const { height: h, width: w, channels } = latentSize(sd, opts);
   if (opts.latents) {
     const [n, lh, lw, c] = opts.latents.shape;
-    if ((n !== 1 && n !== b) || lh * factor !== h || lw * factor !== w || c !== sd.unet.config.inChannels) {
-      throw new ShapeMismatchError('latents', [1, h / factor, w / factor, sd.unet.config.inChannels], opts.latents.shape);
-    }
+    if ((n !== 1 && n !== b) || lh !== h || lw !== w || c !== channels) throw new ShapeMismatchError('latents', [1, h, w, channels], opts.latents.shape);
     return n === b ? tf.clone(opts.latents) : (tf.tile(opts.latents, [b, 1, 1, 1]) as tf.Tensor4D);
   }
-  if (!Number.isInteger(h / factor) || !Number.isInteger(w / factor)) throw new OptionError('height/width', `must be multiples of ${factor}, got ${h}x${w}`);
-  return tf.tidy(() => tf.tile(randn([1, h / factor, w / factor, sd.unet.config.inChannels], createGenerator(opts.seed ?? 0)), [b, 1, 1, 1]) as tf.Tensor4D);
+  return tf.tidy(() => tf.tile(randn([1, h, w, channels], createGenerator(opts.seed ?? 0)), [b, 1, 1, 1]) as tf.Tensor4D);
 }
 
 /**
@@ -195,6 +180,7 @@ export async function* promptToPrompt(sd: StableDiffusion, opts: PromptToPromptO
       : undefined;
     if (lb) free.push(lb);
     const start = startLatents(sd, opts, prompts.length);
+    const { factor } = latentSize(sd, opts);
     free.push(start);
     const run = textToImage(sd, {
       prompt: prompts, latents: start, numInferenceSteps: numSteps,
@@ -211,7 +197,7 @@ export async function* promptToPrompt(sd: StableDiffusion, opts: PromptToPromptO
         }
         return x;
       },
-      height: start.shape[1] * factorOf(sd), width: start.shape[2] * factorOf(sd),
+      height: start.shape[1] * factor, width: start.shape[2] * factor,
       ...(opts.guidanceScale !== undefined ? { guidanceScale: opts.guidanceScale } : {}),
       ...(opts.negativePrompt !== undefined ? { negativePrompt: opts.negativePrompt } : {}),
       ...(opts.eta !== undefined ? { eta: opts.eta } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

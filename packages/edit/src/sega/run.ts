@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError, createGenerator, randn } from '@semedit/core';
 import {
-  decodeLatents, encodePrompts, sampleLoop, unetNoiseModel, type StableDiffusion, type StepEvent, type TruncatedPrompt,
+  decodeLatents, encodePrompts, latentSize, promptBatch, sampleLoop, unetNoiseModel, type StableDiffusion, type StepEvent, type TruncatedPrompt,
 } from '@semedit/core/pipeline';
 import type { AttentionHookResolver } from '@semedit/core/unet';
 import type { SegaConcept } from './concepts.js';
@@ -91,26 +91,6 @@ export interface SegaRunResult {
   truncated: TruncatedPrompt[];
 }
 
-function listOf(v: string | readonly string[] | undefined, n: number, name: string): string[] {
-  if (v === undefined) return Array.from({ length: n }, () => '');
-  const list = typeof v === 'string' ? [v] : [...v];
-  if (list.length === 1) return Array.from({ length: n }, () => list[0]!);
-  if (list.length !== n || list.some((p) => typeof p !== 'string')) throw new OptionError(name, `needs 1 or ${n} strings, got ${list.length}`);
-  return list;
-}
-
-function latentShape(sd: StableDiffusion, opts: SegaRunOptions, batch: number): [number, number, number, number] {
-  const factor = 2 ** (sd.vae.config.blockOutChannels.length - 1);
-  const ss = sd.unet.config.sampleSize;
-  const size = (name: 'height' | 'width', axis: 0 | 1): number => {
-    const v = opts[name] ?? (ss === null ? undefined : (typeof ss === 'number' ? ss : ss[axis]!) * factor);
-    if (v === undefined) throw new OptionError(name, 'the UNet config has no sample_size: give height and width');
-    if (!Number.isInteger(v) || v <= 0 || v % factor !== 0) throw new OptionError(name, `must be a positive multiple of ${factor}, got ${v}`);
-    return v / factor;
-  };
-  return [batch, size('height', 0), size('width', 1), sd.unet.config.inChannels];
-}
-
 /**
  * SEGA text-to-image as an async generator of steps; its return value is the result.
  *
@@ -125,18 +105,13 @@ function latentShape(sd: StableDiffusion, opts: SegaRunOptions, batch: number): 
  * ```
  */
 export async function* segaToImage(sd: StableDiffusion, opts: SegaRunOptions): AsyncGenerator<StepEvent, SegaRunResult> {
-  const prompts0 = typeof opts.prompt === 'string' ? [opts.prompt] : [...opts.prompt];
-  if (prompts0.length === 0 || prompts0.some((p) => typeof p !== 'string')) throw new OptionError('prompt', 'must be a non-empty string or list of strings');
-  const perPrompt = opts.numImagesPerPrompt ?? 1;
-  if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new OptionError('numImagesPerPrompt', `must be a positive integer, got ${perPrompt}`);
+  const { prompts, negatives, promptIndex } = promptBatch(opts.prompt, opts.negativePrompt, opts.numImagesPerPrompt ?? 1);
   if (!Array.isArray(opts.concepts)) throw new OptionError('concepts', 'must be an array (empty for no edit)');
   opts.concepts.forEach((c, i) => {
     if ((c.prompt === undefined) === (c.embeddings === undefined)) throw new OptionError(`concepts[${i}]`, 'needs exactly one of prompt or embeddings');
   });
-  const expand = <T>(xs: readonly T[]) => xs.flatMap((p) => Array.from({ length: perPrompt }, () => p));
-  const prompts = expand(prompts0);
-  const negatives = expand(listOf(opts.negativePrompt, prompts0.length, 'negativePrompt'));
-  const shape = latentShape(sd, opts, prompts.length);
+  const size = latentSize(sd, opts);
+  const shape: [number, number, number, number] = [prompts.length, size.height, size.width, size.channels];
   if (opts.latents && opts.latents.shape.some((d, i) => d !== shape[i])) throw new ShapeMismatchError('latents', shape, opts.latents.shape);
   const scale = opts.guidanceScale ?? 7.5;
   const onTruncate = opts.onTruncate ?? 'warn';
@@ -165,7 +140,7 @@ export async function* segaToImage(sd: StableDiffusion, opts: SegaRunOptions): A
         ...(opts.momentumScale !== undefined ? { momentumScale: opts.momentumScale } : {}),
         ...(opts.momBeta !== undefined ? { momBeta: opts.momBeta } : {}),
       },
-      prompts: expand(prompts0.map((_, i) => i)),
+      prompts: promptIndex,
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.conceptChunk !== undefined ? { conceptChunk: opts.conceptChunk } : {}),
       ...(opts.replayGuidance ? { replayGuidance: opts.replayGuidance } : {}),
