@@ -7,7 +7,7 @@
  *   pnpm exec tsx --conditions=@repo/source bench/clip.ts [--reps=5] [--warmup=1] [--cpu=1]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendInfo } from '@semedit/core/backend';
+import { initBackend } from '@semedit/core/backend';
 import {
   ClipTextModelWithProjection, ClipVisionModelWithProjection, buildClipTextParams, buildClipVisionParams,
   clipTextExpectedShapes, clipVisionExpectedShapes, resolveClipTextConfig, resolveClipVisionConfig,
@@ -15,7 +15,7 @@ import {
 import { createGenerator } from '@semedit/core';
 import type { RawTensor } from '@semedit/core/io';
 import { fileURLToPath } from 'node:url';
-import { intArg, machine, printTable, timeIt, writeResult, reportFromChild, runChildren } from './lib/harness.js';
+import { intArg, reportFromChild, runBench, timeIt } from './lib/harness.js';
 
 const reps = intArg('reps', 5);
 const warmup = intArg('warmup', 1);
@@ -72,23 +72,10 @@ async function child(index: number): Promise<void> {
   reportFromChild(info, rows);
 }
 
-async function main(): Promise<void> {
-  const rows: Row[] = [];
-  const infos: BackendInfo[] = [];
-  for (const r of runChildren<Row>(fileURLToPath(import.meta.url), CONFIGS.length)) {
-    infos.push(r.info);
-    rows.push(...r.rows);
-  }
-  const base = CONFIGS[0]!.label;
-  const baseMs = (r: Row) => rows.find((b) => b.case === r.case && b.backend === base)!.medianMs;
-  const ratios = rows.filter((r) => r.backend !== base).map((r) => ({ case: `${r.case} · ${r.backend}`, speedup: baseMs(r) / r.medianMs, baseline: base }));
-  const m = machine();
-  console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}`);
-  for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
-  printTable(['case', 'backend', 'median ms', `x vs ${base}`], rows.map((r) => [r.case, r.backend, r.medianMs.toFixed(1), (baseMs(r) / r.medianMs).toFixed(2)]));
-  console.log(`wrote ${writeResult('clip', { bench: 'clip', date: new Date().toISOString(), machine: m, backends: infos, timings: rows, ratios })}`);
+function main(): void {
+  runBench<Row>({ name: 'clip', script: fileURLToPath(import.meta.url), labels: CONFIGS.map((c) => c.label) });
 }
 
 const childIndex = intArg('child', -1 >>> 0);
 if (childIndex !== -1 >>> 0) await child(childIndex);
-else await main();
+else main();

@@ -7,11 +7,11 @@
  *   pnpm exec tsx --conditions=@repo/source bench/stylegan2.ts [--reps=3] [--warmup=1] [--res=1024] [--cpu=0]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendInfo } from '@semedit/core/backend';
+import { initBackend } from '@semedit/core/backend';
 import { fileURLToPath } from 'node:url';
 // Not yet re-exported from @semedit/core (the lead wires the public exports).
 import { nvlabsGeneratorFromTensors, randomNvlabsWeights, resolveStyleGan2Config, type StyleGan2Config } from '@semedit/core/stylegan2';
-import { intArg, machine, printTable, timeIt, writeResult, reportFromChild, runChildren } from './lib/harness.js';
+import { intArg, reportFromChild, runBench, timeIt } from './lib/harness.js';
 
 const reps = intArg('reps', 3);
 const warmup = intArg('warmup', 1);
@@ -52,25 +52,13 @@ async function child(index: number): Promise<void> {
   reportFromChild(info, rows);
 }
 
-async function main(): Promise<void> {
-  const rows: Row[] = [];
-  const infos: BackendInfo[] = [];
-  for (const r of runChildren<Row>(fileURLToPath(import.meta.url), CONFIGS.length)) {
-    infos.push(r.info);
-    rows.push(...r.rows);
-  }
-  const base = CONFIGS[0]!.label;
-  const baseMs = (r: Row) => rows.find((b) => b.case === r.case && b.backend === base)!.medianMs;
-  const ratios = rows.filter((r) => r.backend !== base).map((r) => ({ case: `${r.case} · ${r.backend}`, speedup: baseMs(r) / r.medianMs, baseline: base }));
-  const m = machine();
-  console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}`);
-  for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
-  printTable(['case', 'backend', 'median ms', 'min ms', `x vs ${base}`, 'leaked'], rows.map((r) => [
-    r.case, r.backend, r.medianMs.toFixed(1), r.minMs.toFixed(1), (baseMs(r) / r.medianMs).toFixed(2), String(r.leakedTensors),
-  ]));
-  console.log(`wrote ${writeResult('stylegan2', { bench: 'stylegan2', date: new Date().toISOString(), machine: m, config: FFHQ, backends: infos, timings: rows, ratios })}`);
+function main(): void {
+  runBench<Row>({
+    name: 'stylegan2', script: fileURLToPath(import.meta.url), labels: CONFIGS.map((c) => c.label), extra: { config: FFHQ },
+    columns: { header: ['min ms', 'leaked'], cells: (r) => [r.minMs.toFixed(1), String(r.leakedTensors)] },
+  });
 }
 
 const childIndex = intArg('child', -1 >>> 0);
 if (childIndex !== -1 >>> 0) await child(childIndex);
-else await main();
+else main();

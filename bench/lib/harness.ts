@@ -154,3 +154,57 @@ export function runChildren<R>(script: string, count: number): { info: BackendIn
 export function reportFromChild(info: BackendInfo, rows: readonly object[]): void {
   process.stdout.write(`@@RESULT ${JSON.stringify({ info, rows })}\n`);
 }
+
+/** A timed case of one backend configuration. */
+export interface TimedRow {
+  case: string;
+  backend: string;
+  medianMs: number;
+}
+
+/** Options of {@link runBench}. */
+export interface RunBenchOptions<R extends TimedRow> {
+  /** Result name: `bench/results/<name>.json`. */
+  name: string;
+  /** `fileURLToPath(import.meta.url)` of the bench script. */
+  script: string;
+  /** Configuration labels; the first is the baseline of every ratio. */
+  labels: readonly string[];
+  /** Extra table columns after the median: header and cells. */
+  columns?: { header: string[]; cells: (r: R) => string[] };
+  /** Extra fields of the result JSON (e.g. the model config). */
+  extra?: object;
+  /** Digits of the median column (default 1). */
+  digits?: number;
+}
+
+/**
+ * The parent side of a per-configuration bench: runs each configuration in its own child ({@link runChildren}),
+ * computes every row's ratio to the first configuration's same case, prints machine, backends and the table, and
+ * writes the result JSON for the dashboard.
+ *
+ * @example
+ * ```ts
+ * runBench<Row>({ name: 'clip', script: fileURLToPath(import.meta.url), labels: CONFIGS.map((c) => c.label) });
+ * ```
+ */
+export function runBench<R extends TimedRow>(opts: RunBenchOptions<R>): void {
+  const rows: R[] = [];
+  const infos: BackendInfo[] = [];
+  for (const r of runChildren<R>(opts.script, opts.labels.length)) {
+    infos.push(r.info);
+    rows.push(...r.rows);
+  }
+  const base = opts.labels[0]!;
+  const baseMs = (r: R) => rows.find((b) => b.case === r.case && b.backend === base)!.medianMs;
+  const ratios = rows.filter((r) => r.backend !== base).map((r) => ({ case: `${r.case} · ${r.backend}`, speedup: baseMs(r) / r.medianMs, baseline: base }));
+  const m = machine();
+  console.log(`machine: ${m.cpu}, ${m.logicalCores} logical cores, Node ${m.node}`);
+  for (const i of infos) console.log(`backend: ${i.name} (${i.detail})`);
+  printTable(
+    ['case', 'backend', 'median ms', ...(opts.columns?.header ?? []), `x vs ${base}`],
+    rows.map((r) => [r.case, r.backend, r.medianMs.toFixed(opts.digits ?? 1), ...(opts.columns?.cells(r) ?? []), (baseMs(r) / r.medianMs).toFixed(2)]),
+  );
+  const result = { bench: opts.name, date: new Date().toISOString(), machine: m, ...opts.extra, backends: infos, timings: rows, ratios };
+  console.log(`wrote ${writeResult(opts.name, result)}`);
+}
