@@ -13,7 +13,7 @@ import { noiseSchedule } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
 import { addNoiseVp } from './noising.js';
 import { clipPredOriginal, predictX0AndEps } from './prediction.js';
-import { assertSample, checkInit, checkPlanStep, checkStep, releaseState, retireState } from './state.js';
+import { assertSample, checkInit, checkPlanStep, checkStep, oneCallPerStep, releaseState, retireState } from './state.js';
 import { checkStepCount, ddimInverseTimesteps } from './timesteps.js';
 import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
 
@@ -53,7 +53,7 @@ export function createDdimInverseScheduler(config: ResolvedSchedulerConfig): Sch
     setTimesteps(n: number): SchedulerPlan {
       checkStepCount(n, T);
       const timesteps = Object.freeze(ddimInverseTimesteps(config.timestepSpacing, T, n, config.stepsOffset));
-      return Object.freeze({ className, numInferenceSteps: n, timesteps, sigmas: undefined, initNoiseSigma: 1 });
+      return Object.freeze({ className, numInferenceSteps: n, timesteps, sigmas: undefined, initNoiseSigma: 1, ...oneCallPerStep(timesteps.length) });
     },
     initState(plan, opts) {
       return Object.freeze({ className, plan, nextStepIndex: checkInit(className, plan, opts?.startIndex) });

@@ -17,7 +17,7 @@ import { noiseSchedule, trainSigmas } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
 import { requirePlan, rowTimesteps, sigmaIndexOf } from './noising.js';
 import { dynamicThreshold, rowScale } from './prediction.js';
-import { assertSample, checkHistory, checkInit, checkPlanStep, checkStep, own, releaseState, retireState } from './state.js';
+import { assertSample, checkHistory, checkInit, checkPlanStep, checkStep, oneCallPerStep, own, releaseState, retireState } from './state.js';
 import { checkStepCount, dpmTimesteps, sigmasAtTimesteps } from './timesteps.js';
 import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
 
@@ -156,7 +156,9 @@ export function createDpmSolverScheduler(config: ResolvedSchedulerConfig): Sched
       const timesteps = dpmTimesteps(config.timestepSpacing, T, lastTimestep, n, config.stepsOffset);
       // σ per step, then σ of timestep 0 (diffusers 0.25 `sigma_last`), float32.
       const sigmas = Float32Array.of(...sigmasAtTimesteps(timesteps, sigmaTable), sigmaTable[0]!);
-      return Object.freeze({ className, numInferenceSteps: n, timesteps: Object.freeze(timesteps), sigmas, initNoiseSigma: 1 });
+      return Object.freeze({
+        className, numInferenceSteps: n, timesteps: Object.freeze(timesteps), sigmas, initNoiseSigma: 1, ...oneCallPerStep(timesteps.length),
+      });
     },
     initState(plan, opts) {
       const nextStepIndex = checkInit(className, plan, opts?.startIndex);

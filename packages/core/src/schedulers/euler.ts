@@ -13,7 +13,7 @@ import { noiseSchedule, trainSigmas } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
 import { requirePlan, rowTimesteps, sigmaIndexOf } from './noising.js';
 import { rowScale } from './prediction.js';
-import { assertSample, checkInit, checkPlanStep, checkStep, releaseState, retireState } from './state.js';
+import { assertSample, checkInit, checkPlanStep, checkStep, oneCallPerStep, releaseState, retireState } from './state.js';
 import { checkStepCount, sigmaInitNoise, sigmaTimesteps, sigmasAtTimesteps } from './timesteps.js';
 import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
 
@@ -105,7 +105,7 @@ export function createEulerScheduler(config: ResolvedSchedulerConfig): Scheduler
       const sigmas = Float32Array.of(...stepSigmas, 0);
       return Object.freeze({
         className, numInferenceSteps: n, timesteps: Object.freeze(timesteps), sigmas,
-        initNoiseSigma: sigmaInitNoise(config.timestepSpacing, sigmas),
+        initNoiseSigma: sigmaInitNoise(config.timestepSpacing, sigmas), ...oneCallPerStep(timesteps.length),
       });
     },
     initState(plan, opts) {

@@ -19,7 +19,7 @@ import type { ResolvedSchedulerConfig } from './config.js';
 import { scaleBySigma, sigmaPredX0 } from './euler.js';
 import { requirePlan, rowTimesteps, sigmaIndexOf } from './noising.js';
 import { rowScale } from './prediction.js';
-import { assertSample, checkHistory, checkInit, checkPlanStep, checkStep, own, releaseState, retireState } from './state.js';
+import { assertSample, checkHistory, checkInit, checkPlanStep, checkStep, oneCallPerStep, own, releaseState, retireState } from './state.js';
 import { checkStepCount, sigmaInitNoise, sigmaTimesteps, sigmasAtTimesteps } from './timesteps.js';
 import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
 
@@ -97,7 +97,7 @@ export function createLmsScheduler(config: ResolvedSchedulerConfig): Scheduler<L
       const sigmas = Float32Array.of(...sigmasAtTimesteps(timesteps, sigmaTable), 0);
       return Object.freeze({
         className, numInferenceSteps: n, timesteps: Object.freeze(timesteps), sigmas,
-        initNoiseSigma: sigmaInitNoise(config.timestepSpacing, sigmas),
+        initNoiseSigma: sigmaInitNoise(config.timestepSpacing, sigmas), ...oneCallPerStep(timesteps.length),
       });
     },
     initState(plan, opts) {

@@ -86,7 +86,11 @@ export function createPndmScheduler(config: ResolvedSchedulerConfig): Scheduler<
     setTimesteps(n: number): SchedulerPlan {
       checkStepCount(n, T);
       const timesteps = Object.freeze(plmsTimesteps(config.timestepSpacing, T, n, config.stepsOffset));
-      return Object.freeze({ className, numInferenceSteps: n, timesteps, sigmas: undefined, initNoiseSigma: 1 });
+      // Calls 0 and 1 are one PLMS step (the warm-up redoes step 0); call i >= 1 is step i - 1.
+      const callStep = Object.freeze(timesteps.map((_, i) => Math.max(0, i - 1)));
+      return Object.freeze({
+        className, numInferenceSteps: n, timesteps, sigmas: undefined, initNoiseSigma: 1, callStep, numSteps: callStep[callStep.length - 1]! + 1,
+      });
     },
     initState(plan, opts) {
       const startIndex = checkInit(className, plan, opts?.startIndex);

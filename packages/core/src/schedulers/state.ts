@@ -182,3 +182,16 @@ export function checkInit(className: SchedulerClassName, plan: SchedulerPlan, st
   checkPlanStep(className, plan, startIndex, 'startIndex');
   return startIndex;
 }
+
+/**
+ * The `callStep` and `numSteps` fields of a plan whose every model call is one sampler step (identity mapping).
+ *
+ * @param numCalls the plan's `timesteps.length`
+ * @example
+ * ```ts
+ * oneCallPerStep(3); // { callStep: [0, 1, 2], numSteps: 3 }
+ * ```
+ */
+export function oneCallPerStep(numCalls: number): { callStep: readonly number[]; numSteps: number } {
+  return { callStep: Object.freeze(Array.from({ length: numCalls }, (_, i) => i)), numSteps: numCalls };
+}

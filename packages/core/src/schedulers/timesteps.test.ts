@@ -4,6 +4,7 @@ import { betasForAlphaBar, cumprod, noiseSchedule, rescaleZeroTerminalSnr, train
 import { resolveSchedulerConfig, SCHEDULER_CLASS_NAMES, type TimestepSpacing } from './config.js';
 import { arange, interp, linspace, roundHalfEven } from './numpy-compat.js';
 import { createScheduler } from './registry.js';
+import type { SchedulerPlan } from './types.js';
 
 const sdSchedule = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 } as const;
 
@@ -77,6 +78,25 @@ describe('noise schedule', () => {
   });
 });
 
+/**
+ * `callStep`/`numSteps`: one entry per call, starting at step 0, advancing by 0 or 1, ending at numSteps − 1; the
+ * PLMS warm-up (diffusers `step_plms` counter 1 redoes step 0) is the only call that shares its step, and N sampler
+ * steps are N steps whatever the number of calls.
+ */
+function checkCallSteps(cls: string, n: number, plan: SchedulerPlan, where: string): void {
+  const { callStep, numSteps, timesteps } = plan;
+  expect(callStep.length, where).toBe(timesteps.length);
+  expect(callStep[0], where).toBe(0);
+  expect(callStep[callStep.length - 1]! + 1, where).toBe(numSteps);
+  const advances = callStep.slice(1).map((c, i) => c - callStep[i]!);
+  expect(advances.every((d) => d === 0 || d === 1), where).toBe(true);
+  if (cls === 'PNDMScheduler') {
+    expect(numSteps, where).toBe(n);
+    if (n > 1) expect(callStep.slice(0, 3), where).toEqual([0, 0, 1]);
+    expect(advances.filter((d) => d === 0).length, where).toBe(timesteps.length - n);
+  } else expect(callStep, where).toEqual(timesteps.map((_, i) => i));
+}
+
 describe('timesteps (properties over classes, spacings and step counts)', () => {
   const spacings: TimestepSpacing[] = ['linspace', 'leading', 'trailing'];
   const counts = [1, 2, 3, 7, 10, 25, 50, 333, 500];
@@ -104,6 +124,7 @@ describe('timesteps (properties over classes, spacings and step counts)', () => 
           if (cls !== 'PNDMScheduler' && !(cls === 'DPMSolverMultistepScheduler' && spacing === 'trailing')) {
             expect(timesteps.length, where).toBe(n);
           }
+          checkCallSteps(cls, n, s.setTimesteps(n), where);
           if (sigmas) {
             expect(sigmas.length, where).toBe(timesteps.length + 1);
             expect(Array.from(sigmas).slice(1).every((v, i) => v < sigmas[i]!), `${where} sigmas decreasing`).toBe(true);

@@ -26,6 +26,7 @@ import type { ResolvedSchedulerConfig, SchedulerClassName } from './config.js';
  * const plan = scheduler.setTimesteps(10);
  * plan.timesteps;      // [901, 801, ..., 1] for SD's DDIM config
  * plan.initNoiseSigma; // 1 (DDIM), sigma_max (Euler/LMS with linspace spacing)
+ * plan.callStep;       // [0, 1, ..., 9]; PNDM (PLMS): [0, 0, 1, ..., 9] (11 calls, numSteps 10)
  * ```
  */
 export interface SchedulerPlan {
@@ -39,6 +40,17 @@ export interface SchedulerPlan {
   readonly sigmas: Float32Array | undefined;
   /** Scale of the initial noise: `latents = noise * initNoiseSigma`. */
   readonly initNoiseSigma: number;
+  /**
+   * For each model call (entry of `timesteps`), the index of the sampler step it belongs to, in `[0, numSteps)`,
+   * non-decreasing. Identity for one-call-per-step schedulers. PNDM with `skip_prk_steps` (PLMS): calls 0 and 1 both
+   * belong to step 0 (diffusers' `step_plms` counter 1 redoes the t₀ → t₀ − δ transfer with (ε₀ + ε₁)/2), then call
+   * i belongs to step i − 1. Guidance that keeps per-step state (SEGA momentum) advances it once per step, when
+   * `callStep[i] !== callStep[i - 1]`. For a loop started part-way (`initState`'s `startIndex`), the mapping is that
+   * of the full loop.
+   */
+  readonly callStep: readonly number[];
+  /** Number of distinct sampler steps (`callStep[timesteps.length - 1] + 1`; N for every scheduler here). */
+  readonly numSteps: number;
 }
 
 /**
