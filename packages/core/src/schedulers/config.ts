@@ -17,8 +17,8 @@ import { SchedulerConfigError, UnknownSchedulerError } from './errors.js';
  * ```
  */
 export const SCHEDULER_CLASS_NAMES = [
-  'DDIMScheduler', 'DDIMInverseScheduler', 'PNDMScheduler', 'EulerDiscreteScheduler', 'LMSDiscreteScheduler',
-  'DPMSolverMultistepScheduler',
+  'DDIMScheduler', 'DDIMInverseScheduler', 'PNDMScheduler', 'EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler',
+  'HeunDiscreteScheduler', 'LMSDiscreteScheduler', 'DPMSolverMultistepScheduler', 'UniPCMultistepScheduler', 'LCMScheduler',
 ] as const;
 
 /**
@@ -101,6 +101,11 @@ export interface SchedulerConfig {
   use_lu_lambdas?: boolean | null;
   lambda_min_clipped?: number;
   variance_type?: string | null;
+  predict_x0?: boolean;
+  disable_corrector?: readonly number[];
+  solver_p?: null;
+  original_inference_steps?: number;
+  timestep_scaling?: number;
   [key: string]: unknown;
 }
 
@@ -136,11 +141,28 @@ export interface ResolvedSchedulerConfig {
   /** Euler: `continuous` (with v_prediction) uses `0.25 * ln(sigma)` as the timesteps. */
   readonly timestepType: 'discrete' | 'continuous';
   readonly solverOrder: 1 | 2 | 3;
-  readonly algorithmType: 'dpmsolver++' | 'dpmsolver';
-  readonly solverType: 'midpoint' | 'heun';
+  /** DPM-Solver: data (`++`) or noise prediction, ODE or SDE (`sde-`, fresh noise each step). */
+  readonly algorithmType: 'dpmsolver++' | 'dpmsolver' | 'sde-dpmsolver++' | 'sde-dpmsolver';
+  /** DPM-Solver: `midpoint` or `heun`; UniPC: `bh1` or `bh2` (each class maps the other's values, as diffusers). */
+  readonly solverType: 'midpoint' | 'heun' | 'bh1' | 'bh2';
   readonly lowerOrderFinal: boolean;
   readonly eulerAtFinal: boolean;
   readonly lambdaMinClipped: number;
+  /** Euler, Heun, LMS, DPM-Solver, UniPC: Karras et al. (2022) sigmas (ρ = 7) instead of the interpolated ones. */
+  readonly useKarrasSigmas: boolean;
+  /** Euler: σ range of the Karras sigmas (null: the ends of the interpolated sigmas). */
+  readonly sigmaMin: number | null;
+  readonly sigmaMax: number | null;
+  /** UniPC: solve for x̂₀ (UniPC-x0, true) or ε. */
+  readonly predictX0: boolean;
+  /** UniPC: steps whose corrector is skipped. */
+  readonly disableCorrector: readonly number[];
+  /** LCM: the distillation schedule's step count (timesteps are a subset of its grid). */
+  readonly originalInferenceSteps: number;
+  /** LCM: scale of t in the boundary-condition coefficients c_skip, c_out. */
+  readonly timestepScaling: number;
+  /** The config this was resolved from, keys verbatim (for `from_config` into another class). */
+  readonly source: Readonly<SchedulerConfig>;
 }
 
 /**
@@ -165,6 +187,8 @@ const COMMON = {
   prediction_type: 'epsilon', steps_offset: 0,
 };
 const THRESHOLD = { thresholding: false, dynamic_thresholding_ratio: 0.995, sample_max_value: 1.0 };
+/** Heun and LCM default to the Stable Diffusion betas. */
+const SD_BETAS = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' };
 
 /** Each class's `__init__` keys and defaults (diffusers 0.25.0). */
 const CLASS_DEFAULTS: Record<SchedulerClassName, Record<string, unknown>> = {
@@ -181,32 +205,47 @@ const CLASS_DEFAULTS: Record<SchedulerClassName, Record<string, unknown>> = {
     ...COMMON, interpolation_type: 'linear', use_karras_sigmas: false, sigma_min: null, sigma_max: null,
     timestep_spacing: 'linspace', timestep_type: 'discrete', rescale_betas_zero_snr: false,
   },
+  EulerAncestralDiscreteScheduler: { ...COMMON, timestep_spacing: 'linspace', rescale_betas_zero_snr: false },
+  HeunDiscreteScheduler: {
+    ...COMMON, ...SD_BETAS, beta_schedule: 'linear', use_karras_sigmas: false, clip_sample: false, clip_sample_range: 1.0,
+    timestep_spacing: 'linspace',
+  },
   LMSDiscreteScheduler: { ...COMMON, use_karras_sigmas: false, timestep_spacing: 'linspace' },
   DPMSolverMultistepScheduler: {
     ...COMMON, ...THRESHOLD, solver_order: 2, algorithm_type: 'dpmsolver++', solver_type: 'midpoint',
     lower_order_final: true, euler_at_final: false, use_karras_sigmas: false, use_lu_lambdas: false,
     lambda_min_clipped: -Infinity, variance_type: null, timestep_spacing: 'linspace',
   },
+  UniPCMultistepScheduler: {
+    ...COMMON, ...THRESHOLD, solver_order: 2, predict_x0: true, solver_type: 'bh2', lower_order_final: true,
+    disable_corrector: [], solver_p: null, use_karras_sigmas: false, timestep_spacing: 'linspace',
+  },
+  LCMScheduler: {
+    ...COMMON, ...THRESHOLD, ...SD_BETAS, original_inference_steps: 50, clip_sample: false, clip_sample_range: 1.0,
+    set_alpha_to_one: true, timestep_spacing: 'leading', timestep_scaling: 10.0, rescale_betas_zero_snr: false,
+  },
 };
 
 /** Keys that carry no behaviour (written by `save_config`). */
 const INFORMATIONAL = new Set(['_class_name', '_diffusers_version', '_use_default_values']);
 /**
- * Keys that only diffusers scheduler classes not implemented here have (UniPC, LCM, DPM-SDE): ignored like the
- * keys of our other classes. Keys of newer diffusers versions of *our* classes are not listed: they may change the
+ * Keys that only diffusers scheduler classes not implemented here have (DPM-SDE, KDPM2): ignored like the keys of
+ * our other classes. Keys of newer diffusers versions of *our* classes are not listed: they may change the
  * algorithm, so they are errors.
  */
-const OTHER_CLASS_KEYS = new Set([
-  'predict_x0', 'solver_p', 'disable_corrector', 'original_inference_steps', 'timestep_scaling', 'noise_sampler_seed',
-]);
+const OTHER_CLASS_KEYS = new Set(['noise_sampler_seed']);
 
 const PREDICTION_TYPES: Record<SchedulerClassName, readonly PredictionType[]> = {
   DDIMScheduler: ['epsilon', 'v_prediction', 'sample'],
   DDIMInverseScheduler: ['epsilon', 'v_prediction', 'sample'],
   PNDMScheduler: ['epsilon', 'v_prediction'],
   EulerDiscreteScheduler: ['epsilon', 'v_prediction', 'sample'],
+  EulerAncestralDiscreteScheduler: ['epsilon', 'v_prediction'],
+  HeunDiscreteScheduler: ['epsilon', 'v_prediction', 'sample'],
   LMSDiscreteScheduler: ['epsilon', 'v_prediction', 'sample'],
   DPMSolverMultistepScheduler: ['epsilon', 'v_prediction', 'sample'],
+  UniPCMultistepScheduler: ['epsilon', 'v_prediction', 'sample'],
+  LCMScheduler: ['epsilon', 'v_prediction', 'sample'],
 };
 
 /** Typed readers that throw a {@link SchedulerConfigError} naming the key. */
@@ -305,14 +344,12 @@ export function resolveSchedulerConfig(json: SchedulerConfig, opts: ResolveSched
     setAlphaToOne = r.bool('set_alpha_to_zero'); // diffusers' deprecated alias, which overrides set_alpha_to_one
   }
   if (has('interpolation_type')) r.only('interpolation_type', ['linear'], 'only linear sigma interpolation is implemented');
-  if (has('use_karras_sigmas')) r.only('use_karras_sigmas', [false, null], 'Karras sigmas are not implemented');
   if (has('use_lu_lambdas')) r.only('use_lu_lambdas', [false, null], 'Lu lambdas are not implemented');
   if (has('variance_type')) r.only('variance_type', [null], 'learned variance (channel-split model output) is not implemented');
-  if (has('skip_prk_steps')) {
-    r.only('skip_prk_steps', [true], 'only the PLMS steps are implemented (no fixture covers the PRK warm-up); set it to true');
+  if (has('solver_p')) r.only('solver_p', [null], 'a separate predictor scheduler is not implemented');
+  if (cls === 'DPMSolverMultistepScheduler' && r.raw('solver_order') === 3 && String(r.raw('algorithm_type')).startsWith('sde-')) {
+    r.fail('solver_order', 'must be 1 or 2 with an SDE algorithm_type (diffusers has no third-order SDE update)');
   }
-  if (has('sigma_min') && r.raw('sigma_min') !== null) r.num('sigma_min', (v) => v > 0, 'null or a positive number');
-  if (has('sigma_max') && r.raw('sigma_max') !== null) r.num('sigma_max', (v) => v > 0, 'null or a positive number');
   const pick = <T>(key: string, read: () => T, fallback: T): T => (has(key) ? read() : fallback);
   return Object.freeze({
     className: cls,
@@ -335,12 +372,44 @@ export function resolveSchedulerConfig(json: SchedulerConfig, opts: ResolveSched
     skipPrkSteps: pick('skip_prk_steps', () => r.bool('skip_prk_steps'), true),
     timestepType: pick('timestep_type', () => r.oneOf<'discrete' | 'continuous'>('timestep_type', ['discrete', 'continuous']), 'discrete'),
     solverOrder: pick('solver_order', () => r.oneOf<1 | 2 | 3>('solver_order', [1, 2, 3]), 2),
-    algorithmType: pick('algorithm_type', () => r.oneOf<'dpmsolver++' | 'dpmsolver'>('algorithm_type', ['dpmsolver++', 'dpmsolver']), 'dpmsolver++'),
-    solverType: pick('solver_type', () => r.oneOf<'midpoint' | 'heun'>('solver_type', ['midpoint', 'heun']), 'midpoint'),
+    algorithmType: pick('algorithm_type', () => readAlgorithmType(r), 'dpmsolver++'),
+    solverType: pick('solver_type', () => readSolverType(r, cls), 'midpoint'),
     lowerOrderFinal: pick('lower_order_final', () => r.bool('lower_order_final'), true),
     eulerAtFinal: pick('euler_at_final', () => r.bool('euler_at_final'), false),
     lambdaMinClipped: pick('lambda_min_clipped', () => r.num('lambda_min_clipped', (v) => v < Infinity, 'a number or -Infinity'), -Infinity),
+    useKarrasSigmas: pick('use_karras_sigmas', () => r.bool('use_karras_sigmas', false), false),
+    sigmaMin: pick('sigma_min', () => optionalSigma(r, 'sigma_min'), null),
+    sigmaMax: pick('sigma_max', () => optionalSigma(r, 'sigma_max'), null),
+    predictX0: pick('predict_x0', () => r.bool('predict_x0'), true),
+    disableCorrector: pick('disable_corrector', () => readStepList(r, 'disable_corrector'), Object.freeze([])),
+    originalInferenceSteps: pick('original_inference_steps', () => r.int('original_inference_steps', 1), 50),
+    timestepScaling: pick('timestep_scaling', () => r.num('timestep_scaling', (v) => v > 0 && v < Infinity, 'a positive number'), 10),
+    source: Object.freeze({ ...json }),
   });
+}
+
+function optionalSigma(r: KeyReader, key: string): number | null {
+  return r.raw(key) === null ? null : r.num(key, (v) => v > 0 && v < Infinity, 'null or a positive number');
+}
+
+/** `algorithm_type`; `deis` becomes `dpmsolver++` as in diffusers' DPM-Solver `__init__`. */
+function readAlgorithmType(r: KeyReader): ResolvedSchedulerConfig['algorithmType'] {
+  if (r.raw('algorithm_type') === 'deis') return 'dpmsolver++';
+  return r.oneOf<ResolvedSchedulerConfig['algorithmType']>('algorithm_type', ['dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver']);
+}
+
+/** `solver_type`; each class maps the other's values (DPM-Solver: bh1/bh2/logrho → midpoint; UniPC: midpoint/heun/logrho → bh2). */
+function readSolverType(r: KeyReader, cls: SchedulerClassName): ResolvedSchedulerConfig['solverType'] {
+  const v = r.raw('solver_type');
+  if (cls === 'UniPCMultistepScheduler') return v === 'midpoint' || v === 'heun' || v === 'logrho' ? 'bh2' : r.oneOf('solver_type', ['bh1', 'bh2'] as const);
+  return v === 'bh1' || v === 'bh2' || v === 'logrho' ? 'midpoint' : r.oneOf('solver_type', ['midpoint', 'heun'] as const);
+}
+
+/** A list of step indices (UniPC `disable_corrector`). */
+function readStepList(r: KeyReader, key: string): readonly number[] {
+  const v = r.raw(key);
+  if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || (x as number) < 0)) r.fail(key, `must be a list of step indices, got ${JSON.stringify(v)}`);
+  return Object.freeze([...(v as number[])]);
 }
 
 /** `trained_betas`: null, or one beta in [0, 1) per training timestep. */

@@ -13,9 +13,9 @@ import { noiseSchedule } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
 import { addNoiseVp } from './noising.js';
 import { clipPredOriginal, predictX0AndEps } from './prediction.js';
-import { assertSample, checkInit, checkPlanStep, checkStep, oneCallPerStep, releaseState, retireState } from './state.js';
-import { checkStepCount, ddimInverseTimesteps } from './timesteps.js';
-import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
+import { defineScheduler } from './scaffold.js';
+import { ddimInverseTimesteps } from './timesteps.js';
+import type { Scheduler, SchedulerState } from './types.js';
 
 /**
  * DDIM inversion's state: no history, just the plan.
@@ -40,55 +40,29 @@ export interface DdimInverseState extends SchedulerState {
  * ```
  */
 export function createDdimInverseScheduler(config: ResolvedSchedulerConfig): Scheduler<DdimInverseState> {
-  const className = 'DDIMInverseScheduler';
   const schedule = noiseSchedule(config);
   const ac = schedule.alphasCumprod;
   const initialAlphaCumprod = config.setAlphaToOne ? 1 : ac[0]!;
   const T = config.numTrainTimesteps;
-
-  return {
-    className,
-    config,
-    schedule,
-    setTimesteps(n: number): SchedulerPlan {
-      checkStepCount(n, T);
-      const timesteps = Object.freeze(ddimInverseTimesteps(config.timestepSpacing, T, n, config.stepsOffset));
-      return Object.freeze({ className, numInferenceSteps: n, timesteps, sigmas: undefined, initNoiseSigma: 1, ...oneCallPerStep(timesteps.length) });
-    },
-    initState(plan, opts) {
-      return Object.freeze({ className, plan, nextStepIndex: checkInit(className, plan, opts?.startIndex) });
-    },
-    scaleModelInput(sample, stepIndex, plan) {
-      assertSample('sample', sample);
-      checkPlanStep(className, plan, stepIndex);
-      return tf.clone(sample);
-    },
-    step(modelOutput, stepIndex, sample, state, opts: StepOptions = {}): StepResult<DdimInverseState> {
-      checkStep(className, { modelOutput, stepIndex, sample, state, opts }, false, []);
-      const { plan } = state;
+  return defineScheduler<DdimInverseState>({
+    className: 'DDIMInverseScheduler', config, schedule, sequential: false, options: [],
+    plan: (n) => ({ timesteps: ddimInverseTimesteps(config.timestepSpacing, T, n, config.stepsOffset) }),
+    initial: () => ({}),
+    update({ modelOutput, stepIndex, sample, plan }) {
       // 1. The target level is the step's timestep; the current level is ⌊T/N⌋ below it (capped at T − 1).
       const prevTimestep = plan.timesteps[stepIndex]!;
       const timestep = Math.min(prevTimestep - Math.floor(T / plan.numInferenceSteps), T - 1);
       // 2. ᾱ of both levels.
       const alphaProdT = timestep >= 0 ? ac[timestep]! : initialAlphaCumprod;
       const alphaProdTPrev = ac[prevTimestep]!;
-      const out = tf.tidy(() => {
-        // 3. x̂₀ and ε̂; 4. optional clipping of x̂₀.
-        const { x0, eps } = predictX0AndEps(modelOutput, sample, alphaProdT, config.predictionType);
-        const predOriginalSample = clipPredOriginal(x0, { ...config, thresholding: false });
-        // 5. Direction to x_t and 6. the sample at the higher noise level.
-        const predSampleDirection = tf.mul(eps, Math.sqrt(1 - alphaProdTPrev));
-        const prevSample = tf.add(tf.mul(predOriginalSample, Math.sqrt(alphaProdTPrev)), predSampleDirection) as tf.Tensor4D;
-        return { prevSample, predOriginalSample: predOriginalSample === modelOutput ? tf.clone(predOriginalSample) : predOriginalSample };
-      });
-      retireState(state, [], stepIndex, opts.keepState);
-      return { ...out, state: Object.freeze({ className, plan, nextStepIndex: stepIndex + 1 }) };
+      // 3. x̂₀ and ε̂; 4. optional clipping of x̂₀.
+      const { x0, eps } = predictX0AndEps(modelOutput, sample, alphaProdT, config.predictionType);
+      const predOriginalSample = clipPredOriginal(x0, { ...config, thresholding: false });
+      // 5. Direction to x_t and 6. the sample at the higher noise level.
+      const predSampleDirection = tf.mul(eps, Math.sqrt(1 - alphaProdTPrev));
+      const prevSample = tf.add(tf.mul(predOriginalSample, Math.sqrt(alphaProdTPrev)), predSampleDirection) as tf.Tensor4D;
+      return { prevSample, predOriginalSample, state: {} };
     },
-    addNoise(original, noise, timesteps) {
-      return addNoiseVp(ac, original, noise, timesteps);
-    },
-    disposeState(state) {
-      releaseState(state, []);
-    },
-  };
+    addNoise: (original, noise, timesteps) => addNoiseVp(ac, original, noise, timesteps),
+  });
 }

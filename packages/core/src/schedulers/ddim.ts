@@ -15,9 +15,9 @@ import { noiseSchedule } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
 import { addNoiseVp } from './noising.js';
 import { clipPredOriginal, predictX0AndEps } from './prediction.js';
-import { assertSample, checkInit, checkPlanStep, checkStep, oneCallPerStep, releaseState, retireState } from './state.js';
-import { checkStepCount, ddimTimesteps } from './timesteps.js';
-import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
+import { defineScheduler } from './scaffold.js';
+import { ddimTimesteps } from './timesteps.js';
+import type { Scheduler, SchedulerState } from './types.js';
 
 /**
  * DDIM's state: no history (any step can be taken in any order), just the plan.
@@ -100,51 +100,28 @@ export function ddimStep(
  * ```
  */
 export function createDdimScheduler(config: ResolvedSchedulerConfig): Scheduler<DdimState> {
-  const className = 'DDIMScheduler';
   const schedule = noiseSchedule(config);
   const ac = schedule.alphasCumprod;
   const finalAlphaCumprod = config.setAlphaToOne ? 1 : ac[0]!;
   const T = config.numTrainTimesteps;
-
-  return {
-    className,
-    config,
-    schedule,
-    setTimesteps(n: number): SchedulerPlan {
-      checkStepCount(n, T);
-      const timesteps = Object.freeze(ddimTimesteps(config.timestepSpacing, T, n, config.stepsOffset));
-      return Object.freeze({ className, numInferenceSteps: n, timesteps, sigmas: undefined, initNoiseSigma: 1, ...oneCallPerStep(timesteps.length) });
-    },
-    initState(plan, opts) {
-      return Object.freeze({ className, plan, nextStepIndex: checkInit(className, plan, opts?.startIndex) });
-    },
-    scaleModelInput(sample, stepIndex, plan) {
-      assertSample('sample', sample);
-      checkPlanStep(className, plan, stepIndex);
-      return tf.clone(sample);
-    },
-    step(modelOutput, stepIndex, sample, state, opts: StepOptions = {}): StepResult<DdimState> {
-      checkStep(className, { modelOutput, stepIndex, sample, state, opts }, false, ['eta', 'noise', 'useClippedModelOutput']);
+  return defineScheduler<DdimState>({
+    className: 'DDIMScheduler', config, schedule, sequential: false, options: ['eta', 'noise', 'useClippedModelOutput'],
+    plan: (n) => ({ timesteps: ddimTimesteps(config.timestepSpacing, T, n, config.stepsOffset) }),
+    initial: () => ({}),
+    update({ modelOutput, stepIndex, sample, plan, opts }) {
       const eta = opts.eta ?? 0;
       if (!(eta >= 0)) throw new OptionError('eta', `must be >= 0, got ${eta}`);
       if (opts.noise && eta === 0) throw new OptionError('noise', 'is only used by DDIM when eta > 0');
-      const { plan } = state;
       // 1. Previous step value t − ⌊T/N⌋ and 2. its ᾱ.
       const timestep = plan.timesteps[stepIndex]!;
       const prevTimestep = timestep - Math.floor(T / plan.numInferenceSteps);
       const alphaProdT = ac[timestep]!;
       const alphaProdTPrev = prevTimestep >= 0 ? ac[prevTimestep]! : finalAlphaCumprod;
-      const out = tf.tidy(() => ddimStep(modelOutput, sample, alphaProdT, alphaProdTPrev, config, {
+      const out = ddimStep(modelOutput, sample, alphaProdT, alphaProdTPrev, config, {
         eta, noise: opts.noise, useClippedModelOutput: opts.useClippedModelOutput ?? false,
-      }));
-      retireState(state, [], stepIndex, opts.keepState);
-      return { ...out, state: Object.freeze({ className, plan, nextStepIndex: stepIndex + 1 }) };
+      });
+      return { ...out, state: {} };
     },
-    addNoise(original, noise, timesteps) {
-      return addNoiseVp(ac, original, noise, timesteps);
-    },
-    disposeState(state) {
-      releaseState(state, []);
-    },
-  };
+    addNoise: (original, noise, timesteps) => addNoiseVp(ac, original, noise, timesteps),
+  });
 }

@@ -9,13 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '../errors.js';
-import { noiseSchedule, trainSigmas } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
-import { requirePlan, rowTimesteps, sigmaIndexOf } from './noising.js';
-import { rowScale } from './prediction.js';
-import { assertSample, checkInit, checkPlanStep, checkStep, oneCallPerStep, releaseState, retireState } from './state.js';
-import { checkStepCount, sigmaInitNoise, sigmaTimesteps, sigmasAtTimesteps } from './timesteps.js';
-import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
+import { defineScheduler } from './scaffold.js';
+import { sigmaAddNoise, sigmaPlan, sigmaSchedule } from './sigmas.js';
+import type { Scheduler, SchedulerState } from './types.js';
 
 const f32 = Math.fround;
 
@@ -73,7 +70,8 @@ export function sigmaPredX0(
 }
 
 /**
- * Creates an Euler discrete scheduler (`EulerDiscreteScheduler`; linear sigma interpolation, no Karras sigmas).
+ * Creates an Euler discrete scheduler (`EulerDiscreteScheduler`; linear sigma interpolation, or Karras sigmas with
+ * `use_karras_sigmas`).
  *
  * @param config a resolved config of class `EulerDiscreteScheduler`
  * @example
@@ -84,69 +82,37 @@ export function sigmaPredX0(
  */
 export function createEulerScheduler(config: ResolvedSchedulerConfig): Scheduler<EulerState> {
   const className = 'EulerDiscreteScheduler';
-  const base = noiseSchedule(config);
-  // With zero-terminal-SNR betas ᾱ_{T−1} = 0 would make σ infinite; diffusers sets it to 2⁻²⁴.
-  const alphasCumprod = config.rescaleBetasZeroSnr ? base.alphasCumprod.map((a, i, all) => (i === all.length - 1 ? 2 ** -24 : a)) : base.alphasCumprod;
-  const schedule = Object.freeze({ ...base, alphasCumprod });
-  const sigmaTable = trainSigmas(alphasCumprod);
-  const T = config.numTrainTimesteps;
-
-  return {
-    className,
-    config,
-    schedule,
-    setTimesteps(n: number): SchedulerPlan {
-      checkStepCount(n, T);
-      let timesteps = sigmaTimesteps(config.timestepSpacing, T, n, config.stepsOffset);
-      const stepSigmas = sigmasAtTimesteps(timesteps, sigmaTable);
+  const { schedule, sigmaTable } = sigmaSchedule(config);
+  return defineScheduler<EulerState>({
+    className, config, schedule, sequential: false, options: ['sChurn', 'sTmin', 'sTmax', 'sNoise', 'noise'],
+    plan(n) {
+      const p = sigmaPlan(config, sigmaTable, n, 'float32');
       if (config.timestepType === 'continuous' && config.predictionType === 'v_prediction') {
-        timesteps = Array.from(stepSigmas, (s) => f32(0.25 * f32(Math.log(s)))); // c_noise of Karras Table 1
+        p.timesteps = Array.from(p.sigmas.subarray(0, -1), (s) => f32(0.25 * f32(Math.log(s)))); // c_noise of Karras Table 1
       }
-      const sigmas = Float32Array.of(...stepSigmas, 0);
-      return Object.freeze({
-        className, numInferenceSteps: n, timesteps: Object.freeze(timesteps), sigmas,
-        initNoiseSigma: sigmaInitNoise(config.timestepSpacing, sigmas), ...oneCallPerStep(timesteps.length),
-      });
+      return p;
     },
-    initState(plan, opts) {
-      return Object.freeze({ className, plan, nextStepIndex: checkInit(className, plan, opts?.startIndex) });
-    },
-    scaleModelInput(sample, stepIndex, plan) {
-      assertSample('sample', sample);
-      checkPlanStep(className, plan, stepIndex);
-      return tf.tidy(() => scaleBySigma(sample, plan.sigmas![stepIndex]!));
-    },
-    step(modelOutput, stepIndex, sample, state, opts: StepOptions = {}): StepResult<EulerState> {
-      checkStep(className, { modelOutput, stepIndex, sample, state, opts }, false, ['sChurn', 'sTmin', 'sTmax', 'sNoise', 'noise']);
+    initial: () => ({}),
+    scale: (sample, i, plan) => scaleBySigma(sample, plan.sigmas![i]!),
+    update({ modelOutput, stepIndex, sample, plan, opts }) {
       const { sChurn = 0, sTmin = 0, sTmax = Infinity, sNoise = 1 } = opts;
       if (!(sChurn >= 0)) throw new OptionError('sChurn', `must be >= 0, got ${sChurn}`);
       if (sChurn > 0 && !opts.noise) throw new OptionError('noise', 'Euler with sChurn > 0 needs the churn noise (pass opts.noise)');
       if (sChurn === 0 && opts.noise) throw new OptionError('noise', 'is only used by Euler when sChurn > 0');
-      const sigmas = state.plan.sigmas!;
+      const sigmas = plan.sigmas!;
       // 1. σ_i and the churned σ̂ = σ_i (γ + 1), γ = min(S_churn / N, √2 − 1) inside [S_tmin, S_tmax].
       const sigma = sigmas[stepIndex]!;
       const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
       const sigmaHat = sigma * (gamma + 1);
-      const out = tf.tidy(() => {
-        // 2. Churn: x̂ = x + √(σ̂² − σ²) S_noise z.
-        const x = gamma > 0 ? tf.add(sample, tf.mul(opts.noise!, sNoise * Math.sqrt(sigmaHat ** 2 - sigma ** 2))) as tf.Tensor4D : sample;
-        // 3. x̂₀, 4. d = (x̂ − x̂₀)/σ̂, 5. Euler step x_{i+1} = x̂ + (σ_{i+1} − σ̂) d.
-        const predOriginalSample = sigmaPredX0(modelOutput, x, sigmaHat, sigma, config.predictionType);
-        const derivative = tf.div(tf.sub(x, predOriginalSample), sigmaHat);
-        const dt = sigmas[stepIndex + 1]! - sigmaHat;
-        const prevSample = tf.add(x, tf.mul(derivative, dt)) as tf.Tensor4D;
-        return { prevSample, predOriginalSample };
-      });
-      retireState(state, [], stepIndex, opts.keepState);
-      return { ...out, state: Object.freeze({ className, plan: state.plan, nextStepIndex: stepIndex + 1 }) };
+      // 2. Churn: x̂ = x + √(σ̂² − σ²) S_noise z.
+      const x = gamma > 0 ? tf.add(sample, tf.mul(opts.noise!, sNoise * Math.sqrt(sigmaHat ** 2 - sigma ** 2))) as tf.Tensor4D : sample;
+      // 3. x̂₀, 4. d = (x̂ − x̂₀)/σ̂, 5. Euler step x_{i+1} = x̂ + (σ_{i+1} − σ̂) d.
+      const predOriginalSample = sigmaPredX0(modelOutput, x, sigmaHat, sigma, config.predictionType);
+      const derivative = tf.div(tf.sub(x, predOriginalSample), sigmaHat);
+      const dt = sigmas[stepIndex + 1]! - sigmaHat;
+      const prevSample = tf.add(x, tf.mul(derivative, dt)) as tf.Tensor4D;
+      return { prevSample, predOriginalSample, state: {} };
     },
-    addNoise(original, noise, timesteps, plan) {
-      const p = requirePlan(plan, className);
-      const sig = rowTimesteps(original, noise, timesteps).map((t) => p.sigmas[sigmaIndexOf(p, t, 'error')]!);
-      return tf.tidy(() => tf.add(original, tf.mul(noise, rowScale(sig))));
-    },
-    disposeState(state) {
-      releaseState(state, []);
-    },
-  };
+    addNoise: (original, noise, timesteps, plan) => sigmaAddNoise(className, original, noise, timesteps, plan),
+  });
 }

@@ -1,6 +1,8 @@
 /**
  * Diffusion schedulers (diffusers-compatible configs and numerics) as functions over an explicit plan and state:
- * DDIM, DDIM inversion, PNDM (PLMS), Euler, LMS and multistep DPM-Solver(++). Start with {@link createScheduler}.
+ * DDIM, DDIM inversion, PNDM (PLMS and PRK), Euler (and Karras sigmas), Euler-ancestral, Heun, LMS, multistep
+ * DPM-Solver(++) (ODE and SDE, Karras sigmas), UniPC and LCM. Start with {@link createScheduler}, or pick a sampler
+ * by name with {@link schedulerConfigForName}.
  * @module
  */
 export * from './errors.js';
@@ -15,9 +17,13 @@ export {
   noiseSchedule, trainingBetas, betasForAlphaBar, rescaleZeroTerminalSnr, cumprod, trainSigmas, type NoiseSchedule,
 } from './betas.js';
 export {
-  ddimTimesteps, ddimInverseTimesteps, plmsTimesteps, sigmaTimesteps, dpmTimesteps, sigmasAtTimesteps, sigmaInitNoise,
-  checkStepCount,
+  ddimTimesteps, ddimInverseTimesteps, plmsTimesteps, prkTimesteps, PNDM_ORDER, sigmaTimesteps, dpmTimesteps, sigmasAtTimesteps,
+  sigmaInitNoise, checkStepCount,
 } from './timesteps.js';
+export { karrasSigmas, karrasSchedule, sigmaToT, logSigmaTable, sigmaPlan, sigmaSchedule, sigmaAddNoise } from './sigmas.js';
+export {
+  defineScheduler, type SchedulerDefinition, type StepContext, type UpdateResult, type PlanParts, type StateFields,
+} from './scaffold.js';
 export { predictX0AndEps, dynamicThreshold, clipPredOriginal } from './prediction.js';
 export { addNoiseVp } from './noising.js';
 export { createDdimScheduler, ddimStep, type DdimState, type DdimStepOptions } from './ddim.js';
@@ -25,4 +31,13 @@ export { createDdimInverseScheduler, type DdimInverseState } from './ddim-invers
 export { createPndmScheduler, pndmTransfer, type PndmState } from './pndm.js';
 export { createEulerScheduler, scaleBySigma, sigmaPredX0, type EulerState } from './euler.js';
 export { createLmsScheduler, lmsCoefficient, type LmsState } from './lms.js';
-export { createDpmSolverScheduler, dpmConvertModelOutput, dpmSolverUpdate, type DpmSolverState } from './dpm-solver.js';
+export {
+  createDpmSolverScheduler, dpmConvertModelOutput, dpmSolverUpdate, vpLevel, vpPlan, vpAddNoise, type DpmSolverState,
+} from './dpm-solver.js';
+export { createEulerAncestralScheduler, ancestralSigmas, type EulerAncestralState } from './euler-ancestral.js';
+export { createHeunScheduler, heunInterleave, type HeunState } from './heun.js';
+export { createUniPcScheduler, type UniPcState } from './unipc.js';
+export { createLcmScheduler, lcmTimesteps, lcmScalings, type LcmState } from './lcm.js';
+export {
+  SCHEDULER_ALIASES, schedulerNames, resolveSchedulerName, schedulerConfigForName, switchScheduler, type SchedulerAlias,
+} from './aliases.js';

@@ -14,14 +14,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '../errors.js';
-import { noiseSchedule, trainSigmas } from './betas.js';
 import type { ResolvedSchedulerConfig } from './config.js';
 import { scaleBySigma, sigmaPredX0 } from './euler.js';
-import { requirePlan, rowTimesteps, sigmaIndexOf } from './noising.js';
-import { rowScale } from './prediction.js';
-import { assertSample, checkHistory, checkInit, checkPlanStep, checkStep, oneCallPerStep, own, releaseState, retireState } from './state.js';
-import { checkStepCount, sigmaInitNoise, sigmaTimesteps, sigmasAtTimesteps } from './timesteps.js';
-import type { Scheduler, SchedulerPlan, SchedulerState, StepOptions, StepResult } from './types.js';
+import { defineScheduler } from './scaffold.js';
+import { sigmaAddNoise, sigmaPlan, sigmaSchedule } from './sigmas.js';
+import { own } from './state.js';
+import type { Scheduler, SchedulerState } from './types.js';
 
 /**
  * LMS's state: the ODE derivatives of the last steps, oldest first.
@@ -72,7 +70,7 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
 }
 
 /**
- * Creates an LMS scheduler (`LMSDiscreteScheduler`; no Karras sigmas).
+ * Creates an LMS scheduler (`LMSDiscreteScheduler`; linear sigma interpolation, or Karras sigmas).
  *
  * @param config a resolved config of class `LMSDiscreteScheduler`
  * @example
@@ -83,65 +81,30 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
  */
 export function createLmsScheduler(config: ResolvedSchedulerConfig): Scheduler<LmsState> {
   const className = 'LMSDiscreteScheduler';
-  const schedule = noiseSchedule(config);
-  const sigmaTable = trainSigmas(schedule.alphasCumprod);
-  const T = config.numTrainTimesteps;
-
-  return {
-    className,
-    config,
-    schedule,
-    setTimesteps(n: number): SchedulerPlan {
-      checkStepCount(n, T);
-      const timesteps = sigmaTimesteps(config.timestepSpacing, T, n, config.stepsOffset);
-      const sigmas = Float32Array.of(...sigmasAtTimesteps(timesteps, sigmaTable), 0);
-      return Object.freeze({
-        className, numInferenceSteps: n, timesteps: Object.freeze(timesteps), sigmas,
-        initNoiseSigma: sigmaInitNoise(config.timestepSpacing, sigmas), ...oneCallPerStep(timesteps.length),
-      });
-    },
-    initState(plan, opts) {
-      const nextStepIndex = checkInit(className, plan, opts?.startIndex);
-      return Object.freeze({ className, plan, nextStepIndex, derivatives: Object.freeze([]) });
-    },
-    scaleModelInput(sample, stepIndex, plan) {
-      assertSample('sample', sample);
-      checkPlanStep(className, plan, stepIndex);
-      return tf.tidy(() => scaleBySigma(sample, plan.sigmas![stepIndex]!));
-    },
-    step(modelOutput, stepIndex, sample, state, opts: StepOptions = {}): StepResult<LmsState> {
-      checkStep(className, { modelOutput, stepIndex, sample, state, opts }, true, ['order']);
-      checkHistory(state.derivatives, sample);
+  const { schedule, sigmaTable } = sigmaSchedule(config);
+  return defineScheduler<LmsState>({
+    className, config, schedule, sequential: true, options: ['order'],
+    plan: (n) => sigmaPlan(config, sigmaTable, n, 'float64'),
+    initial: () => ({ derivatives: Object.freeze([]) }),
+    held: (s) => s.derivatives,
+    scale: (sample, i, plan) => scaleBySigma(sample, plan.sigmas![i]!),
+    update({ modelOutput, stepIndex, sample, state, plan, opts }) {
       const order = opts.order ?? 4;
       if (!Number.isInteger(order) || order < 1) throw new OptionError('order', `must be an integer >= 1, got ${order}`);
-      const sigmas = state.plan.sigmas!;
+      const sigmas = plan.sigmas!;
       const sigma = sigmas[stepIndex]!;
       // 1. Effective order o = min(i + 1, order) and its coefficients C_0..C_{o−1}.
       const o = Math.min(stepIndex + 1, order);
       const coeffs = Array.from({ length: o }, (_, c) => lmsCoefficient(sigmas, o, stepIndex, c));
-      const out = tf.tidy(() => {
-        // 2. x̂₀ and 3. d_i = (x_i − x̂₀)/σ_i, appended to the history (at most `order` kept).
-        const predOriginalSample = sigmaPredX0(modelOutput, sample, sigma, sigma, config.predictionType);
-        const derivative = tf.div(tf.sub(sample, predOriginalSample), sigma) as tf.Tensor4D;
-        const history = [...state.derivatives, derivative].slice(-order);
-        // 4. x_{i+1} = x_i + Σ_c C_c d_{i−c} (newest derivative first; only as many as the history holds).
-        const newestFirst = [...history].reverse().slice(0, o);
-        const prevSample = tf.add(sample, tf.addN(newestFirst.map((d, c) => tf.mul(d, coeffs[c]!)))) as tf.Tensor4D;
-        return { prevSample, predOriginalSample, derivatives: history.map(own) };
-      });
-      retireState(state, state.derivatives, stepIndex, opts.keepState);
-      const next: LmsState = Object.freeze({
-        className, plan: state.plan, nextStepIndex: stepIndex + 1, derivatives: Object.freeze(out.derivatives),
-      });
-      return { prevSample: out.prevSample, predOriginalSample: out.predOriginalSample, state: next };
+      // 2. x̂₀ and 3. d_i = (x_i − x̂₀)/σ_i, appended to the history (at most `order` kept).
+      const predOriginalSample = sigmaPredX0(modelOutput, sample, sigma, sigma, config.predictionType);
+      const derivative = tf.div(tf.sub(sample, predOriginalSample), sigma) as tf.Tensor4D;
+      const history = [...state.derivatives, derivative].slice(-order);
+      // 4. x_{i+1} = x_i + Σ_c C_c d_{i−c} (newest derivative first; only as many as the history holds).
+      const newestFirst = [...history].reverse().slice(0, o);
+      const prevSample = tf.add(sample, tf.addN(newestFirst.map((d, c) => tf.mul(d, coeffs[c]!)))) as tf.Tensor4D;
+      return { prevSample, predOriginalSample, state: { derivatives: Object.freeze(history.map(own)) } };
     },
-    addNoise(original, noise, timesteps, plan) {
-      const p = requirePlan(plan, className);
-      const sig = rowTimesteps(original, noise, timesteps).map((t) => p.sigmas[sigmaIndexOf(p, t, 'error')]!);
-      return tf.tidy(() => tf.add(original, tf.mul(noise, rowScale(sig))));
-    },
-    disposeState(state) {
-      releaseState(state, state.derivatives);
-    },
-  };
+    addNoise: (original, noise, timesteps, plan) => sigmaAddNoise(className, original, noise, timesteps, plan),
+  });
 }

@@ -7,9 +7,13 @@ import { resolveSchedulerConfig, type ResolvedSchedulerConfig, type ResolveSched
 import { createDdimInverseScheduler } from './ddim-inverse.js';
 import { createDdimScheduler } from './ddim.js';
 import { createDpmSolverScheduler } from './dpm-solver.js';
+import { createEulerAncestralScheduler } from './euler-ancestral.js';
 import { createEulerScheduler } from './euler.js';
+import { createHeunScheduler } from './heun.js';
+import { createLcmScheduler } from './lcm.js';
 import { createLmsScheduler } from './lms.js';
 import { createPndmScheduler } from './pndm.js';
+import { createUniPcScheduler } from './unipc.js';
 import type { Scheduler } from './types.js';
 
 /** Factory of each implemented class. */
@@ -18,8 +22,12 @@ const FACTORIES: Record<SchedulerClassName, (cfg: ResolvedSchedulerConfig) => Sc
   DDIMInverseScheduler: createDdimInverseScheduler,
   PNDMScheduler: createPndmScheduler,
   EulerDiscreteScheduler: createEulerScheduler,
+  EulerAncestralDiscreteScheduler: createEulerAncestralScheduler,
+  HeunDiscreteScheduler: createHeunScheduler,
   LMSDiscreteScheduler: createLmsScheduler,
   DPMSolverMultistepScheduler: createDpmSolverScheduler,
+  UniPCMultistepScheduler: createUniPcScheduler,
+  LCMScheduler: createLcmScheduler,
 };
 
 /**
@@ -36,7 +44,10 @@ const FACTORIES: Record<SchedulerClassName, (cfg: ResolvedSchedulerConfig) => Sc
  * ```
  */
 export function createScheduler(config: SchedulerConfig | ResolvedSchedulerConfig, opts: ResolveSchedulerOptions = {}): Scheduler {
-  const resolved = isResolved(config) && opts.className === undefined ? config : resolveSchedulerConfig(config as SchedulerConfig, opts);
+  // A resolved config is rebuilt from its source when another class is asked for (`from_config` semantics).
+  const resolved = isResolved(config)
+    ? (opts.className === undefined ? config : resolveSchedulerConfig(config.source, opts))
+    : resolveSchedulerConfig(config, opts);
   return FACTORIES[resolved.className](resolved);
 }
 

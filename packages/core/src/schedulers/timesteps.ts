@@ -109,6 +109,40 @@ export function plmsTimesteps(spacing: TimestepSpacing, T: number, n: number, of
 }
 
 /**
+ * PNDM's `pndm_order`: the PRK warm-up covers `PNDM_ORDER - 1` steps of 4 calls.
+ *
+ * @example
+ * ```ts
+ * PNDM_ORDER - 1; // 3 PRK steps
+ * ```
+ */
+export const PNDM_ORDER = 4;
+
+/**
+ * PNDM timesteps with the pseudo Runge–Kutta warm-up (`skip_prk_steps=False`): 12 PRK calls over the 4 noisiest grid
+ * timesteps (3 RK steps of 4 evaluations, half steps ⌊⌊T/N⌋/2⌋ in between), then the remaining N − 3 PLMS steps.
+ *
+ * @param spacing `timestep_spacing`
+ * @param T       `num_train_timesteps`
+ * @param n       number of inference steps (at least 4)
+ * @param offset  `steps_offset` (used by `leading` only)
+ * @throws OptionError for n < 4
+ * @example
+ * ```ts
+ * prkTimesteps('leading', 1000, 4, 1).length; // 13: 12 PRK calls, then [1]
+ * ```
+ */
+export function prkTimesteps(spacing: TimestepSpacing, T: number, n: number, offset: number): number[] {
+  if (n < PNDM_ORDER) throw new OptionError('numInferenceSteps', `PNDM with skip_prk_steps=false needs at least ${PNDM_ORDER} steps, got ${n}`);
+  const g = ascendingGrid(spacing, T, n, offset);
+  const half = Math.floor(Math.floor(T / n) / 2);
+  // (g[-4:].repeat(2) + tile([0, half], 4))[:-1].repeat(2)[1:-1][::-1], then g[:-3][::-1]
+  const pairs = g.slice(-PNDM_ORDER).flatMap((t) => [t, t + half]).slice(0, -1);
+  const prk = pairs.flatMap((t) => [t, t]).slice(1, -1).reverse();
+  return inRange([...prk, ...g.slice(0, -(PNDM_ORDER - 1)).reverse()], T, n, spacing);
+}
+
+/**
  * Euler / LMS timesteps (float32 values, descending; fractional for `linspace`).
  *
  * @param spacing `timestep_spacing`

@@ -14,6 +14,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { Generator } from '../random.js';
 import type { NoiseSchedule } from './betas.js';
 import type { ResolvedSchedulerConfig, SchedulerClassName } from './config.js';
 
@@ -49,7 +50,7 @@ export interface SchedulerPlan {
    * of the full loop.
    */
   readonly callStep: readonly number[];
-  /** Number of distinct sampler steps (`callStep[timesteps.length - 1] + 1`; N for every scheduler here). */
+  /** Number of distinct sampler steps (`callStep[timesteps.length - 1] + 1`; N unless the spacing merges timesteps). */
   readonly numSteps: number;
 }
 
@@ -81,8 +82,16 @@ export interface SchedulerState {
  * ```
  */
 export interface StepOptions {
-  /** Fresh Gaussian noise, same shape as the sample: DDIM `variance_noise` when eta > 0; Euler churn noise. */
+  /**
+   * Fresh Gaussian noise, same shape as the sample: DDIM `variance_noise` when eta > 0; Euler churn noise; the noise
+   * of a stochastic scheduler's step (Euler-ancestral, SDE-DPM-Solver++, LCM), which LCM ignores at its last step.
+   */
   noise?: tf.Tensor4D;
+  /**
+   * Stochastic schedulers (`scheduler.stochastic`): when `noise` is not given, the step draws it from this seeded
+   * generator (one `[B, H, W, C]` normal draw per step that uses noise). Give `noise` or `generator`, not both.
+   */
+  generator?: Generator;
   /** DDIM: η of DDIM eq. 16 (0 = deterministic DDIM, 1 = DDPM-like). Default 0. */
   eta?: number;
   /** DDIM: re-derive ε from the clipped x̂₀ (GLIDE). Default false. */
@@ -112,7 +121,10 @@ export interface StepOptions {
 export interface StepResult<S extends SchedulerState = SchedulerState> {
   /** x_{t-1} `[B, H, W, C]`: the sample for the next step. */
   readonly prevSample: tf.Tensor4D;
-  /** x̂₀ `[B, H, W, C]`: the predicted clean sample, where the algorithm has it (undefined for PNDM). */
+  /**
+   * x̂₀ `[B, H, W, C]`: the predicted clean sample, where the algorithm has it (undefined for PNDM, Heun, UniPC);
+   * for LCM the consistency output `denoised` (what its pipeline decodes).
+   */
   readonly predOriginalSample: tf.Tensor4D | undefined;
   /** The state for the next step. */
   readonly state: S;
@@ -141,6 +153,8 @@ export interface StepResult<S extends SchedulerState = SchedulerState> {
 export interface Scheduler<S extends SchedulerState = SchedulerState> {
   readonly className: SchedulerClassName;
   readonly config: ResolvedSchedulerConfig;
+  /** True when `step` adds fresh noise (pass `noise` or `generator` in its options). */
+  readonly stochastic: boolean;
   /** Training betas, alphas and ᾱ (float32). */
   readonly schedule: NoiseSchedule;
   /** The timesteps (and sigmas) of an N-step loop. */
