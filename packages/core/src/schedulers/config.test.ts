@@ -51,12 +51,12 @@ describe('resolveSchedulerConfig', () => {
   });
 
   it('throws UnknownSchedulerError naming an unknown or missing _class_name', () => {
-    const e = thrown(() => resolveSchedulerConfig({ _class_name: 'UniPCMultistepScheduler' }, { file: 'scheduler_config.json' }));
+    const e = thrown(() => resolveSchedulerConfig({ _class_name: 'DPMSolverSDEScheduler' }, { file: 'scheduler_config.json' }));
     expect(e).toBeInstanceOf(UnknownSchedulerError);
-    expect((e as UnknownSchedulerError).className).toBe('UniPCMultistepScheduler');
+    expect((e as UnknownSchedulerError).className).toBe('DPMSolverSDEScheduler');
     expect((e as UnknownSchedulerError).supported).toEqual(SCHEDULER_CLASS_NAMES);
     expect(e.message).toContain('scheduler_config.json');
-    expect(thrown(() => createScheduler({ _class_name: 'EulerAncestralDiscreteScheduler' }))).toBeInstanceOf(UnknownSchedulerError);
+    expect(thrown(() => createScheduler({ _class_name: 'KDPM2DiscreteScheduler' }))).toBeInstanceOf(UnknownSchedulerError);
     expect(thrown(() => resolveSchedulerConfig({}))).toBeInstanceOf(SchedulerConfigError);
     expect(thrown(() => resolveSchedulerConfig([] as unknown as SchedulerConfig))).toBeInstanceOf(SchedulerConfigError);
   });
@@ -76,15 +76,16 @@ describe('resolveSchedulerConfig', () => {
     ['DDIMScheduler', 'beta_schedule', 'sigmoid'],
     ['DDIMScheduler', 'prediction_type', 'flow'],
     ['PNDMScheduler', 'prediction_type', 'sample'],
-    ['PNDMScheduler', 'skip_prk_steps', false],
-    ['EulerDiscreteScheduler', 'use_karras_sigmas', true],
     ['EulerDiscreteScheduler', 'interpolation_type', 'log_linear'],
-    ['LMSDiscreteScheduler', 'use_karras_sigmas', true],
     ['DPMSolverMultistepScheduler', 'solver_order', 4],
-    ['DPMSolverMultistepScheduler', 'algorithm_type', 'sde-dpmsolver++'],
-    ['DPMSolverMultistepScheduler', 'solver_type', 'bh2'],
     ['DPMSolverMultistepScheduler', 'variance_type', 'learned_range'],
     ['DPMSolverMultistepScheduler', 'use_lu_lambdas', true],
+    ['DPMSolverMultistepScheduler', 'algorithm_type', 'dpmsolver+++'],
+    ['HeunDiscreteScheduler', 'prediction_type', 'flow'],
+    ['UniPCMultistepScheduler', 'solver_p', 'DDIMScheduler'],
+    ['LCMScheduler', 'original_inference_steps', 0],
+    ['DDIMScheduler', 'beta_start', -0.001],
+    ['EulerDiscreteScheduler', 'beta_end', 1.5],
     ['DDIMScheduler', 'steps_offset', -1],
     ['DDIMScheduler', 'steps_offset', 1.5],
     ['DDIMScheduler', 'num_train_timesteps', 0],

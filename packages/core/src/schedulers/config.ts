@@ -354,8 +354,8 @@ export function resolveSchedulerConfig(json: SchedulerConfig, opts: ResolveSched
   return Object.freeze({
     className: cls,
     numTrainTimesteps,
-    betaStart: r.num('beta_start', Number.isFinite, 'a finite number'),
-    betaEnd: r.num('beta_end', Number.isFinite, 'a finite number'),
+    betaStart: r.num('beta_start', (v) => v >= 0 && v < 1, 'a number in [0, 1) (a beta is a noise variance)'),
+    betaEnd: r.num('beta_end', (v) => v >= 0 && v < 1, 'a number in [0, 1) (a beta is a noise variance)'),
     betaSchedule: r.oneOf<BetaSchedule>('beta_schedule', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
     trainedBetas,
     rescaleBetasZeroSnr: pick('rescale_betas_zero_snr', () => r.bool('rescale_betas_zero_snr'), false),

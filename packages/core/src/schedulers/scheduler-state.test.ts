@@ -24,6 +24,8 @@ const shape: [number, number, number, number] = [2, 4, 4, 3];
 const make = (cls: SchedulerClassName, extra: Record<string, unknown> = {}): Scheduler =>
   createScheduler({ _class_name: cls, ...sd, ...(cls === 'PNDMScheduler' ? { skip_prk_steps: true } : {}), ...extra });
 const noise = (seed: number, s: number[] = shape) => randn(s, createGenerator(seed)) as tf.Tensor4D;
+/** Step options that let a stochastic scheduler draw its noise (a seeded generator); none for the others. */
+const drawOpts = (s: Scheduler, seed: number) => (s.stochastic ? { generator: createGenerator(seed) } : {});
 
 function expectClose(actual: tf.Tensor | Float32Array, expected: ArrayLike<number>, atol: number, name: string): void {
   const a = actual instanceof tf.Tensor ? (actual.dataSync() as Float32Array) : actual;
@@ -49,7 +51,7 @@ function loop(s: Scheduler, n: number, wrap: (f: () => tf.Tensor4D) => tf.Tensor
     const next = wrap(() => {
       const input = s.scaleModelInput(x, i, plan);
       const eps = tf.add(tf.mul(noise(100 + i), 0.5), tf.mul(input, 0.1)) as tf.Tensor4D;
-      const out = s.step(eps, i, x, state);
+      const out = s.step(eps, i, x, state, drawOpts(s, 200 + i));
       state = out.state;
       return out.prevSample;
     });
@@ -71,7 +73,7 @@ describe('tensor ownership over whole loops', () => {
       let state = s.initState(plan);
       for (let i = 0; i < plan.timesteps.length; i++) {
         const input = s.scaleModelInput(x, i, plan);
-        const out = s.step(input, i, x, state);
+        const out = s.step(input, i, x, state, drawOpts(s, 300 + i));
         tf.dispose([input, x, out.predOriginalSample]);
         x = out.prevSample;
         state = out.state;
@@ -111,12 +113,12 @@ describe('state misuse is a SchedulerStateError', () => {
       const plan = s.setTimesteps(5);
       const x = noise(3);
       const state = s.initState(plan);
-      const out = s.step(x, 0, x, state);
-      const e = thrown(() => s.step(x, 1, x, state));
+      const out = s.step(x, 0, x, state, drawOpts(s, 5));
+      const e = thrown(() => s.step(x, 1, x, state, drawOpts(s, 6)));
       expect(e, cls).toBeInstanceOf(SchedulerStateError);
       expect(e.message).toMatch(/consumed by step 0/);
       s.disposeState(out.state);
-      expect(thrown(() => s.step(x, 1, x, out.state)).message).toMatch(/disposed/);
+      expect(thrown(() => s.step(x, 1, x, out.state, drawOpts(s, 7))).message).toMatch(/disposed/);
       tf.dispose([x, out.prevSample, out.predOriginalSample]);
     }
   });
@@ -224,14 +226,16 @@ describe('closed forms', () => {
     tf.dispose([x0, eps]);
   });
 
-  it('scaleModelInput: x / sqrt(sigma^2 + 1) for Euler/LMS, a new tensor equal to x otherwise', () => {
+  it('scaleModelInput: x / sqrt(sigma^2 + 1) for Euler/Euler-a/Heun/LMS, a new tensor equal to x otherwise', () => {
     const x = noise(11);
     for (const cls of SCHEDULER_CLASS_NAMES) {
       const s = make(cls);
       const plan = s.setTimesteps(10);
       const y = s.scaleModelInput(x, 2, plan);
       expect(y).not.toBe(x);
-      const c = plan.sigmas && cls !== 'DPMSolverMultistepScheduler' ? 1 / Math.sqrt(plan.sigmas[2]! ** 2 + 1) : 1;
+      // The k-diffusion-style samplers take x / sqrt(sigma^2 + 1); the VP ones (DPM-Solver and UniPC have sigmas too) take x.
+      const kSamplers: readonly string[] = ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'LMSDiscreteScheduler'];
+      const c = kSamplers.includes(cls) ? 1 / Math.sqrt(plan.sigmas![2]! ** 2 + 1) : 1;
       expectClose(y, Array.from(x.dataSync(), (v) => v * c), 1e-6, cls);
       y.dispose();
     }
