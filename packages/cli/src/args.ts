@@ -37,3 +37,16 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
     throw new OptionError(m?.[1] ?? command, `${command}: ${msg}`);
   }
 }
+
+/**
+ * A string option's value, or `undefined` when it was not given (boolean values never reach a string option).
+ *
+ * @param v the parsed value
+ * @example
+ * ```ts
+ * optString(values['config-dir']); // 'sd-folder' or undefined
+ * ```
+ */
+export function optString(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}

@@ -43,6 +43,29 @@ describe(`semedit txt2img (${m.id})`, () => {
     expect(report.size[0]).toBe(params.height);
   });
 
+  it(`${m.id}: --scheduler swaps the sampler on the folder's schedule (short names and class names; unknown names refused before loading)`, async () => {
+    const run = async (name: string, file: string): Promise<Txt2ImgReport> => {
+      let out = '';
+      const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        expect(await txt2imgCommand.run([folder, '--prompt', params.prompt, '--steps', '2', '--scheduler', name, '--out', join(dir, file), '--json'])).toBe(0);
+      } finally {
+        o.mockRestore();
+        e.mockRestore();
+      }
+      return JSON.parse(out) as Txt2ImgReport;
+    };
+    expect((await run('euler-a', 'ea.png')).scheduler).toBe('EulerAncestralDiscreteScheduler');
+    expect((await run('HeunDiscreteScheduler', 'heun.png')).scheduler).toBe('HeunDiscreteScheduler');
+    const plain = await run(params.scheduler.cls, 'plain.png');
+    expect(plain.scheduler).toBe(params.scheduler.cls);
+    const err = await txt2imgCommand.run([join(dir, 'no-such-folder'), '--prompt', 'x', '--scheduler', 'warp-drive']).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as OptionError).option).toBe('scheduler');
+    expect((err as Error).message).toMatch(/euler-a/);
+  });
+
   it('rejects a missing prompt, bad numbers and --strict-length overflow with typed errors', async () => {
     await expect(txt2imgCommand.run([folder])).rejects.toThrow(OptionError);
     await expect(txt2imgCommand.run([folder, '--prompt', 'x', '--steps', 'ten'])).rejects.toThrow(/steps/);

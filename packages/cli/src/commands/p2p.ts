@@ -13,7 +13,7 @@ import { loadStableDiffusion } from '@semedit/core/pipeline';
 import {
   PromptEditError, runPromptToPrompt, writeAttentionMaps, writeMaskGrid, type P2PMode, type PromptToPromptOptions,
 } from '@semedit/edit'; // becomes '@semedit/edit' once the package index re-exports p2p
-import { parseCommandArgs } from '../args.js';
+import { optString, parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -86,7 +86,7 @@ function checkPrompts(mode: P2PMode, prompts: string[], blend: string[]): void {
 
 /** `semedit p2p --model <dir> --prompt TEXT --target TEXT [options]`. */
 export const p2pCommand: Command = {
-  usage: 'p2p --model <dir|file> --prompt TEXT --target TEXT [--target TEXT ...] [--mode replace|refine|reweight] [--weight WORD=W ...] [--blend WORD ...] [--blend-threshold T] [--cross F] [--self F] [--mapper corrected|reference] [--seed N] [--steps N] [--scale S] [--height H --width W] [--out DIR] [--config-dir DIR] [--json]',
+  usage: 'p2p --model <dir|file> --prompt TEXT --target TEXT [--target TEXT ...] [--mode replace|refine|reweight] [--weight WORD=W ...] [--blend WORD ...] [--blend-threshold T] [--cross F] [--self F] [--mapper corrected|reference] [--seed N] [--steps N] [--scale S] [--height H --width W] [--out DIR] [--config-dir DIR] [--scheduler NAME] [--json]',
   summary: 'Prompt-to-Prompt: edit an image by editing its prompt (word swap, refinement, re-weighting, local blend)',
   async run(argv) {
     const { values, positionals } = parseCommandArgs('p2p', argv, {
@@ -94,7 +94,7 @@ export const p2pCommand: Command = {
       weight: { type: 'string', multiple: true }, blend: { type: 'string', multiple: true }, 'blend-threshold': { type: 'string', default: '0.3' },
       cross: { type: 'string', default: '0.8' }, self: { type: 'string', default: '0.4' }, mapper: { type: 'string', default: 'corrected' },
       seed: { type: 'string', default: '0' }, steps: { type: 'string', default: '50' }, scale: { type: 'string', default: '7.5' },
-      height: { type: 'string' }, width: { type: 'string' }, out: { type: 'string', default: 'out/p2p' }, 'config-dir': { type: 'string' },
+      height: { type: 'string' }, width: { type: 'string' }, out: { type: 'string', default: 'out/p2p' }, 'config-dir': { type: 'string' }, scheduler: { type: 'string' },
       json: { type: 'boolean', default: false },
     });
     if (positionals.length > 0) throw new OptionError('p2p', `takes no positional arguments (got ${positionals.join(' ')}); give the model with --model`);
@@ -127,8 +127,7 @@ export const p2pCommand: Command = {
 
     const start = Date.now();
     const backend = await initBackend();
-    const configDir = values['config-dir'];
-    const sd = await loadStableDiffusion(model, typeof configDir === 'string' ? { configDir } : {});
+    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
     const bar = progressBar('prompt-to-prompt', steps);
     try {
       const opts: PromptToPromptOptions = {

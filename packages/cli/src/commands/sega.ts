@@ -14,7 +14,7 @@ import { writeGrid, writeImageTensor } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
 // The lead switches this to '@semedit/edit' once the package index exports SEGA.
 import { SEGA_DEFAULTS, runSega, type SegaConceptInput } from '@semedit/edit';
-import { parseCommandArgs, type OptionSpec } from '../args.js';
+import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -54,7 +54,7 @@ const OPTIONS: OptionSpec = {
   warmup: { type: 'string', multiple: true }, cooldown: { type: 'string', multiple: true }, weight: { type: 'string', multiple: true },
   momentum: { type: 'string' }, 'mom-beta': { type: 'string' }, cfg: { type: 'string', default: '7.5' },
   steps: { type: 'string', default: '50' }, seed: { type: 'string', default: '0' }, height: { type: 'string' }, width: { type: 'string' },
-  'concept-chunk': { type: 'string' }, 'config-dir': { type: 'string' }, out: { type: 'string', default: 'out/sega.png' },
+  'concept-chunk': { type: 'string' }, 'config-dir': { type: 'string' }, scheduler: { type: 'string' }, out: { type: 'string', default: 'out/sega.png' },
   json: { type: 'boolean', default: false },
 };
 
@@ -84,7 +84,7 @@ function conceptsInOrder(argv: string[]): { prompt: string; direction: 'add' | '
 
 /** `semedit sega --model DIR --prompt TEXT [--add C] [--remove C] [options]`. */
 export const segaCommand: Command = {
-  usage: 'sega --model <dir|file> --prompt TEXT [--add CONCEPT]... [--remove CONCEPT]... [--scale S]... [--threshold T]... [--warmup N]... [--cooldown N]... [--weight W]... [--momentum S] [--mom-beta B] [--cfg S] [--negative TEXT] [--steps N] [--seed N] [--height H --width W] [--concept-chunk N] [--config-dir DIR] [--out FILE] [--json]',
+  usage: 'sega --model <dir|file> --prompt TEXT [--add CONCEPT]... [--remove CONCEPT]... [--scale S]... [--threshold T]... [--warmup N]... [--cooldown N]... [--weight W]... [--momentum S] [--mom-beta B] [--cfg S] [--negative TEXT] [--steps N] [--seed N] [--height H --width W] [--concept-chunk N] [--config-dir DIR] [--scheduler NAME] [--out FILE] [--json]',
   summary: 'SEGA semantic guidance: add or remove concepts; writes the edit, a side-by-side with the unedited run, and the settings',
   async run(argv) {
     const { values, positionals } = parseCommandArgs('sega', argv, OPTIONS);
@@ -119,8 +119,7 @@ export const segaCommand: Command = {
     if (guidanceScale <= 1) throw new OptionError('cfg', `SEGA needs classifier-free guidance > 1 (got ${guidanceScale}); at <= 1 diffusers silently drops every edit`);
     const start = Date.now();
     const backend = await initBackend();
-    const configDir = values['config-dir'];
-    const sd = await loadStableDiffusion(model, typeof configDir === 'string' ? { configDir } : {});
+    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
     const common = {
       prompt, numInferenceSteps: steps, guidanceScale, seed, ...(negative !== undefined ? { negativePrompt: negative } : {}),
       ...(height !== undefined ? { height } : {}), ...(width !== undefined ? { width } : {}),

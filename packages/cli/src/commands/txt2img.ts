@@ -10,7 +10,7 @@ import { OptionError } from '@semedit/core';
 import { initBackend } from '@semedit/core/backend';
 import { writeImageTensor } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
-import { parseCommandArgs } from '../args.js';
+import { optString, parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -22,6 +22,8 @@ export interface Txt2ImgReport {
   steps: number;
   guidanceScale: number;
   seed: number;
+  /** The diffusers class of the sampler that ran (the folder's, or `--scheduler`'s). */
+  scheduler: string;
   size: [number, number];
   images: string[];
   truncated: { index: number; droppedTokens: number; droppedText: string }[];
@@ -37,13 +39,13 @@ function num(name: string, v: unknown, int: boolean): number | undefined {
 
 /** `semedit txt2img <model> --prompt TEXT [options]`. */
 export const txt2imgCommand: Command = {
-  usage: 'txt2img <model> --prompt TEXT [--negative TEXT] [--steps N] [--scale S] [--seed N] [--height H --width W] [--images N] [--config-dir DIR] [--out FILE] [--strict-length] [--json]',
+  usage: 'txt2img <model> --prompt TEXT [--negative TEXT] [--steps N] [--scale S] [--seed N] [--height H --width W] [--images N] [--config-dir DIR] [--scheduler NAME] [--out FILE] [--strict-length] [--json]',
   summary: 'Stable Diffusion text-to-image from a diffusers folder or a single-file checkpoint',
   async run(argv) {
     const { values, positionals } = parseCommandArgs('txt2img', argv, {
       prompt: { type: 'string' }, negative: { type: 'string' }, steps: { type: 'string', default: '50' },
       scale: { type: 'string', default: '7.5' }, seed: { type: 'string', default: '0' }, height: { type: 'string' },
-      width: { type: 'string' }, images: { type: 'string', default: '1' }, 'config-dir': { type: 'string' },
+      width: { type: 'string' }, images: { type: 'string', default: '1' }, 'config-dir': { type: 'string' }, scheduler: { type: 'string' },
       out: { type: 'string', default: 'out/txt2img.png' }, 'strict-length': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     });
@@ -53,14 +55,13 @@ export const txt2imgCommand: Command = {
     if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
     const start = Date.now();
     const backend = await initBackend();
-    const configDir = values['config-dir'];
-    const sd = await loadStableDiffusion(model, typeof configDir === 'string' ? { configDir } : {});
+    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
     const steps = num('steps', values['steps'], true)!;
     const guidanceScale = num('scale', values['scale'], false)!;
     const seed = num('seed', values['seed'], true)!;
     const height = num('height', values['height'], true);
     const width = num('width', values['width'], true);
-    const bar = progressBar('denoising', steps);
+    const bar = progressBar('denoising', sd.scheduler.setTimesteps(steps).timesteps.length); // model calls (Heun: 2 per step)
     try {
       const negative = values['negative'];
       const r = await runTextToImage(sd, {
@@ -80,7 +81,7 @@ export const txt2imgCommand: Command = {
       const [, h, w] = r.images.shape;
       tf.dispose([r.latents, r.images]);
       const report: Txt2ImgReport = {
-        backend: backend.name, model, prompt, steps, guidanceScale, seed, size: [h, w], images,
+        backend: backend.name, model, prompt, steps, guidanceScale, seed, scheduler: sd.scheduler.className, size: [h, w], images,
         truncated: r.truncated.map(({ index, droppedTokens, droppedText }) => ({ index, droppedTokens, droppedText })), ms: Date.now() - start,
       };
       process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${images.join(', ')} (${report.ms} ms on ${backend.name})\n`);

@@ -12,7 +12,7 @@ import { loadClipTextModel } from '../clip/load.js';
 import { ClipTextModel } from '../clip/text-model.js';
 import { loadClipTokenizer } from '../clip/tokenizer-load.js';
 import { CheckpointFormatError, OptionError } from '../errors.js';
-import { createScheduler, parseSchedulerConfigJson, type SchedulerConfig } from '../schedulers/index.js';
+import { createScheduler, parseSchedulerConfigJson, resolveSchedulerName, schedulerConfigForName, type SchedulerConfig } from '../schedulers/index.js';
 import { loadSingleFile } from '../sd/single-file.js';
 import { loadUNet } from '../unet/load.js';
 import type { UNet2DConditionConfig } from '../unet/config.js';
@@ -33,7 +33,12 @@ export interface LoadStableDiffusionOptions {
   /** For a single-file checkpoint: a diffusers folder whose configs, tokenizer and scheduler to use. */
   configDir?: string;
   /** Overrides the folder's `scheduler/scheduler_config.json`. */
-  scheduler?: SchedulerConfig;
+  scheduler?: SchedulerConfig | undefined;
+  /**
+   * Another sampler on the folder's training schedule: a short name (`euler-a`, `dpm++2m-karras`, `heun`, ...) or a
+   * diffusers class name, applied to the folder's (or `scheduler`'s) config as `Cls.from_config(cfg)` does.
+   */
+  sampler?: string | undefined;
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -45,10 +50,11 @@ function readJson(path: string): Record<string, unknown> {
   }
 }
 
-function schedulerFrom(dir: string, override?: SchedulerConfig) {
-  if (override) return createScheduler(override);
+function schedulerFrom(dir: string, opts: LoadStableDiffusionOptions) {
   const file = join(dir, 'scheduler', 'scheduler_config.json');
-  return createScheduler(parseSchedulerConfigJson(readFileSync(file, 'utf8'), file) as SchedulerConfig, { file });
+  const base = opts.scheduler ?? parseSchedulerConfigJson(readFileSync(file, 'utf8'), file) as SchedulerConfig;
+  const config = opts.sampler === undefined ? base : schedulerConfigForName(opts.sampler, base);
+  return createScheduler(config, opts.scheduler ? {} : { file });
 }
 
 const PIPELINES = new Set(['StableDiffusionPipeline', 'SemanticStableDiffusionPipeline', 'StableDiffusionPipelineSafe']);
@@ -58,7 +64,7 @@ const PIPELINES = new Set(['StableDiffusionPipeline', 'SemanticStableDiffusionPi
  * the weights is checked against the active backend first ({@link ModelTooLargeError}).
  *
  * @param path a diffusers pipeline folder, or a `.safetensors` / `.ckpt` single file (then `configDir` is needed)
- * @param opts `variant`, `configDir`, `scheduler`
+ * @param opts `variant`, `configDir`, `scheduler`, `sampler`
  * @example
  * ```ts
  * const sd = await loadStableDiffusion('stable-diffusion-v1-5');
@@ -66,6 +72,7 @@ const PIPELINES = new Set(['StableDiffusionPipeline', 'SemanticStableDiffusionPi
  * ```
  */
 export async function loadStableDiffusion(path: string, opts: LoadStableDiffusionOptions = {}): Promise<LoadedStableDiffusion> {
+  if (opts.sampler !== undefined) resolveSchedulerName(opts.sampler); // an unknown name fails before any loading
   if (!existsSync(path)) throw new CheckpointFormatError('no such file or folder', { file: path });
   return statSync(path).isDirectory() ? loadFolder(path, opts) : loadFile(path, opts);
 }
@@ -87,7 +94,7 @@ async function loadFolder(dir: string, opts: LoadStableDiffusionOptions): Promis
     ...componentWeightFiles(join(dir, 'text_encoder'), ['model', 'pytorch_model'], v),
   ];
   assertFitsBackend(`Stable Diffusion (${dir})`, await weightBytes(files));
-  const scheduler = schedulerFrom(dir, opts.scheduler);
+  const scheduler = schedulerFrom(dir, opts);
   const tokenizer = await loadClipTokenizer(join(dir, 'tokenizer'));
   const textEncoder = await loadClipTextModel(join(dir, 'text_encoder'), v ? { variant: v } : {});
   const loaded: { dispose(): void }[] = [textEncoder];
@@ -111,7 +118,7 @@ async function loadFile(file: string, opts: LoadStableDiffusionOptions): Promise
   const vaeJson = readJson(join(dir, 'vae', 'config.json')) as AutoencoderKLConfig;
   const textFile = join(dir, 'text_encoder', 'config.json');
   const textCfg = resolveClipTextConfig(readJson(textFile) as CLIPTextConfig, { file: textFile });
-  const scheduler = schedulerFrom(dir, opts.scheduler);
+  const scheduler = schedulerFrom(dir, opts);
   const tokenizer = await loadClipTokenizer(join(dir, 'tokenizer'));
   const models = await loadSingleFile(file, { unet: unetJson, vae: vaeJson });
   try {

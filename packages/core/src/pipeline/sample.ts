@@ -69,15 +69,16 @@ export async function* sampleLoop(denoiser: Denoiser, scheduler: Scheduler, opts
   const count = plan.timesteps.length;
   const eta = opts.eta ?? 0;
   if (eta !== 0 && !opts.generator) throw new OptionError('eta', 'a generator is needed for the noise of eta > 0');
+  if (scheduler.stochastic && !opts.generator) throw new OptionError('generator', `${scheduler.className} draws noise at every step: pass a seeded generator`);
   let state = scheduler.initState(plan);
   let x = tf.tidy(() => tf.mul(opts.latents, plan.initNoiseSigma) as tf.Tensor4D);
   let x0: tf.Tensor4D | undefined;
   try {
     for (let i = 0; i < count; i++) {
       if (opts.signal?.aborted) throw new OptionError('signal', `sampling aborted before step ${i} of ${count}`);
-      const step: StepInfo = { index: i, count, timestep: plan.timesteps[i]! };
+      const step: StepInfo = { index: plan.callStep[i]!, count: plan.numSteps, timestep: plan.timesteps[i]!, call: i };
       const noise = eta !== 0 ? randn(x.shape, opts.generator!) as tf.Tensor4D : undefined;
-      const stepOpts: StepOptions = { ...(eta !== 0 ? { eta, noise: noise! } : {}) };
+      const stepOpts: StepOptions = noise ? { eta, noise } : scheduler.stochastic ? { generator: opts.generator! } : {};
       const r = tf.tidy(() => {
         const input = scheduler.scaleModelInput(x, i, plan);
         const eps = denoiser(input, step);

@@ -34,12 +34,14 @@ export interface RowRole {
  * ```
  */
 export interface StepInfo {
-  /** 0-based step index. */
+  /** 0-based sampler step index (`plan.callStep[call]`: both model calls of a Heun step share it). */
   index: number;
-  /** Number of steps of the loop. */
+  /** Number of sampler steps of the loop (`plan.numSteps`). */
   count: number;
   /** The timestep value passed to the UNet. */
   timestep: number;
+  /** 0-based index of the model call in the loop (equals `index` for one-call samplers); absent outside a loop. */
+  call?: number | undefined;
 }
 
 /**

@@ -115,7 +115,11 @@ export function segaDenoiser(model: NoiseModel, opts: SegaDenoiserOptions): Sega
   const roles = (role: RowRole['role'], concept?: number): RowRole[] =>
     prompts.map((p) => (concept === undefined ? { role, prompt: p } : { role, prompt: p, concept }));
   const record = opts.recordGuidance ?? true;
+  // SEGA's momentum advances once per sampler step, not per model call: a sampler that evaluates the model twice
+  // in one step (Heun) guides both calls from the state the step started with, and the last call's state stands.
   let state = initSegaState();
+  let stepStart = state;
+  let current = -1;
   let recorded: (tf.Tensor4D | undefined)[] = [];
   const phases: SegaPhase[] = [];
 
@@ -139,8 +143,13 @@ export function segaDenoiser(model: NoiseModel, opts: SegaDenoiserOptions): Sega
       }
       const eps = outs.length === 1 ? outs[0]! : tf.concat(outs);
       const parts = tf.split(eps, 2 + C) as tf.Tensor4D[];
-      const r = segaGuidance(parts[0]!, parts[1]!, parts.slice(2), state, params, step, replay ? { replay } : {});
-      disposeSegaState(state);
+      if (step.index !== current) {
+        if (stepStart !== state) disposeSegaState(stepStart);
+        stepStart = state;
+        current = step.index;
+      }
+      const r = segaGuidance(parts[0]!, parts[1]!, parts.slice(2), stepStart, params, step, replay ? { replay } : {});
+      if (state !== stepStart) disposeSegaState(state);
       state = r.state;
       phases[step.index] = r.phase;
       if (record) {
@@ -165,8 +174,11 @@ export function segaDenoiser(model: NoiseModel, opts: SegaDenoiserOptions): Sega
     return out;
   };
   denoise.dispose = () => {
+    if (stepStart !== state) disposeSegaState(stepStart);
     disposeSegaState(state);
     state = initSegaState();
+    stepStart = state;
+    current = -1;
     tf.dispose(recorded.filter((t): t is tf.Tensor4D => t !== undefined));
     recorded = [];
   };
