@@ -142,4 +142,31 @@ describe('segaDenoiser', () => {
     d.dispose();
     tf.dispose([x1, ...s.xs, s.cond, s.uncond, ...s.concepts]);
   });
+
+  it('advances the momentum once per step.index: a two-call (Heun-like) step equals a one-call step made of its last call', () => {
+    const before = tf.memory().numTensors;
+    const s = setup();
+    const opts = { cond: s.cond, uncond: s.uncond, concepts: s.concepts, scale: 7.5, edit, prompts: [0, 1] };
+    const twoCall = segaDenoiser(toyModel([]), opts);
+    const oneCall = segaDenoiser(toyModel([]), opts);
+    // Calls of the two-call loop: (step 0, x0), (step 0, x1), (step 1, x2), (step 1, x3), (step 2, x4).
+    const calls = [[0, 0], [0, 1], [1, 2], [1, 3], [2, 4]] as const;
+    let last: tf.Tensor4D | undefined;
+    for (const [k, [index, xi]] of calls.entries()) {
+      const step: StepInfo = { ...steps[index]!, call: k };
+      last?.dispose();
+      last = twoCall(s.xs[xi]!, step);
+      const closesStep = calls[k + 1]?.[0] !== index;
+      if (!closesStep) continue;
+      const ref = oneCall(s.xs[xi]!, steps[index]!);
+      expect(Array.from(last.dataSync()), `eps at step ${index}`).toEqual(Array.from(ref.dataSync()));
+      expect(Array.from(twoCall.state.momentum!.dataSync()), `momentum after step ${index}`).toEqual(Array.from(oneCall.state.momentum!.dataSync()));
+      ref.dispose();
+    }
+    last?.dispose();
+    twoCall.dispose();
+    oneCall.dispose();
+    tf.dispose([...s.xs, s.cond, s.uncond, ...s.concepts]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
