@@ -69,7 +69,7 @@ export interface TextToImageResult {
 }
 
 /**
- * Decodes latents to images in [0, 1]: `vae.decode(latents / scaling_factor) / 2 + 0.5`, clamped.
+ * Decodes latents to images in [0, 1]: `vae.decode(vae.unscaleLatents(latents)) / 2 + 0.5`, clamped.
  *
  * @param vae     the VAE
  * @param latents `[B, h, w, C]`
@@ -80,7 +80,7 @@ export interface TextToImageResult {
  */
 export function decodeLatents(vae: AutoencoderKL, latents: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const x = vae.decode(tf.div(latents, vae.config.scalingFactor));
+    const x = vae.decode(vae.unscaleLatents(latents));
     return tf.clipByValue(tf.add(tf.div(x, 2), 0.5), 0, 1) as tf.Tensor4D;
   });
 }

@@ -3,3 +3,4 @@
  * @module
  */
 export * from './layout.js';
+export * from './compare.js';

@@ -3,7 +3,7 @@
  * `../shared/fixtures` from the repository root) and are driven by each folder's `fixture.json`.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SemeditError } from '../errors.js';
@@ -100,4 +100,26 @@ export function readManifest(name: string): FixtureManifest {
     dir,
     raw,
   } as FixtureManifest;
+}
+
+/**
+ * Reads every fixture in the sub-folders of `folder` (those holding a `fixture.json`), sorted by name. An empty
+ * list is an error: a parity test over a folder must never pass by running nothing.
+ *
+ * @param folder folder relative to the fixtures root (e.g. `clip-text-tiny`), or an absolute path
+ * @param filter keeps the manifests a test covers (by default all)
+ * @throws SemeditError `E_FIXTURE` when no fixture is found (or none passes the filter)
+ * @example
+ * ```ts
+ * const ms = readManifests('clip-text-tiny'); // [clip-text-tiny/gelu, clip-text-tiny/quick_gelu]
+ * ```
+ */
+export function readManifests(folder: string, filter: (m: FixtureManifest) => boolean = () => true): FixtureManifest[] {
+  const dir = isAbsolute(folder) ? folder : join(fixturesRoot(), folder);
+  const names = existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'fixture.json'))).map((d) => d.name).sort()
+    : [];
+  const ms = names.map((n) => readManifest(join(dir, n))).filter(filter);
+  if (ms.length === 0) throw new SemeditError('E_FIXTURE', `no fixture under ${dir}${names.length ? ' passes the filter' : ''} (set SEMEDIT_FIXTURES to the fixtures root)`);
+  return ms;
 }

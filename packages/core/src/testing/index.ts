@@ -10,3 +10,4 @@ export {
 } from './expected-json.js';
 export * from './fixture-check.js';
 export * from './sd-folder.js';
+export * from './manifest-checks.js';

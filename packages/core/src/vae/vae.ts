@@ -58,7 +58,7 @@ export interface VaeCallOptions {
  * @example
  * ```ts
  * const vae = await loadVae('sd15/vae');
- * const image = vae.decode(tf.div(latents, vae.scalingFactor)); // [1, 64, 64, 4] -> [1, 512, 512, 3]
+ * const image = vae.decode(vae.unscaleLatents(latents)); // [1, 64, 64, 4] -> [1, 512, 512, 3]
  * ```
  */
 export class AutoencoderKL {
@@ -102,6 +102,38 @@ export class AutoencoderKL {
    */
   get scalingFactor(): number {
     return this.config.scalingFactor;
+  }
+
+  /**
+   * Pipeline latents from a VAE sample: `(sample - shift_factor) · scaling_factor` (diffusers' convention; the
+   * shift is 0 for SD 1.x/2.x).
+   *
+   * @param sample `[B, h, w, latent_channels]`, e.g. `encode(...).sample`
+   * @example
+   * ```ts
+   * const latents = vae.scaleLatents(vae.encode(img, { noise }).sample!);
+   * ```
+   */
+  scaleLatents(sample: tf.Tensor4D): tf.Tensor4D {
+    const { scalingFactor: s, shiftFactor: shift } = this.config;
+    return tf.tidy(() => tf.mul(shift ? tf.sub(sample, shift) : sample, s));
+  }
+
+  /**
+   * The inverse of {@link scaleLatents}: `latents / scaling_factor + shift_factor`, what {@link decode} takes.
+   *
+   * @param latents pipeline latents `[B, h, w, latent_channels]`
+   * @example
+   * ```ts
+   * const image = vae.decode(vae.unscaleLatents(latents));
+   * ```
+   */
+  unscaleLatents(latents: tf.Tensor4D): tf.Tensor4D {
+    const { scalingFactor: s, shiftFactor: shift } = this.config;
+    return tf.tidy(() => {
+      const z = tf.div(latents, s) as tf.Tensor4D;
+      return shift ? tf.add(z, shift) : z;
+    });
   }
 
   /**
