@@ -217,7 +217,7 @@ async function runOne(c: FixtureCheck, got: Exclude<CheckOutput, undefined>, fil
   let exp = await files.tensor(c);
   if (ours === 'NHWC' && /NCHW$/.test(c.layout) && exp.shape.length >= 4) exp = toNhwc(exp.data, exp.shape);
   const a = got instanceof tf.Tensor ? { shape: got.shape, data: (await got.data()) as Float32Array } : got;
-  if (a.shape && (a.shape.length !== exp.shape.length || a.shape.some((d, i) => d !== exp.shape[i]))) {
+  if (a.shape && (a.shape.length !== exp.shape.length || a.shape.some((d: number, i: number) => d !== exp.shape[i]))) {
     return { ok: false, maxAbs: NaN, message: `${name}: shape [${a.shape}] vs reference [${exp.shape}] (${c.layout})` };
   }
   if (a.data.length !== exp.data.length) return { ok: false, maxAbs: NaN, message: `${name}: ${a.data.length} values vs ${exp.data.length} in the reference` };
