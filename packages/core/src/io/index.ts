@@ -6,6 +6,7 @@
 export * from './dtype.js';
 export type * from './types.js';
 export * from './checkpoint.js';
+export * from './inspect.js';
 export * from './safetensors.js';
 export * from './safetensors-write.js';
 export { SAFETENSORS_MAX_HEADER_BYTES, SAFETENSORS_DTYPES } from './safetensors-header.js';

@@ -248,6 +248,38 @@ function parseModelJson(text: string | Uint8Array, file: string): unknown {
  * ```
  */
 export async function readTfjsWeights(path: string): Promise<Map<string, RawTensor>> {
+  const { file, groups } = await readManifest(path);
+  const dir = dirname(file);
+  const shards = new Map<string, Uint8Array>();
+  for (const g of groups) {
+    for (const p of g.paths) {
+      const bytes = await readFile(join(dir, p)).catch((err: Error) => {
+        throw new FileAccessError(join(dir, p), `cannot read: ${err.message}`);
+      });
+      shards.set(p, bytes);
+    }
+  }
+  return decodeGroups(groups, (p) => shards.get(p), file);
+}
+
+/**
+ * The weights a tfjs `model.json` declares (name, dtype, shape) and its shard files, from the manifest alone: the
+ * shards are checked to exist with the declared total size, never read.
+ *
+ * @param path a `model.json` or the folder holding it
+ * @example
+ * ```ts
+ * const { weights, shards } = await readTfjsManifest('out/unet-tfjs');
+ * weights[0]!.shape; // [3, 3, 4, 32]
+ * ```
+ */
+export async function readTfjsManifest(path: string): Promise<{ file: string; weights: TfjsWeightSpec[]; shards: string[] }> {
+  const { file, groups } = await readManifest(path);
+  const dir = dirname(file);
+  return { file, weights: groups.flatMap((g) => g.weights.map((w) => w.spec)), shards: groups.flatMap((g) => g.paths.map((p) => join(dir, p))) };
+}
+
+async function readManifest(path: string): Promise<{ file: string; groups: CheckedGroup[] }> {
   let file = path;
   try {
     if ((await stat(path)).isDirectory()) file = join(path, 'model.json');
@@ -259,7 +291,6 @@ export async function readTfjsWeights(path: string): Promise<Map<string, RawTens
   });
   const groups = checkManifest(parseModelJson(text, file), file);
   const dir = dirname(file);
-  const shards = new Map<string, Uint8Array>();
   for (const [gi, g] of groups.entries()) {
     let total = 0;
     for (const p of g.paths) {
@@ -270,12 +301,6 @@ export async function readTfjsWeights(path: string): Promise<Map<string, RawTens
     if (total !== g.byteLength) {
       throw new CheckpointFormatError(`weightsManifest[${gi}] shards hold ${total} bytes but its weights need ${g.byteLength}`, { file });
     }
-    for (const p of g.paths) {
-      const bytes = await readFile(join(dir, p)).catch((err: Error) => {
-        throw new FileAccessError(join(dir, p), `cannot read: ${err.message}`);
-      });
-      shards.set(p, bytes);
-    }
   }
-  return decodeGroups(groups, (p) => shards.get(p), file);
+  return { file, groups };
 }

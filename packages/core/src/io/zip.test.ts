@@ -118,10 +118,13 @@ describe('zip reader', () => {
     const cd = bomb.length - 22 - 46 - 'b/bomb'.length;
     new DataView(bomb.buffer).setUint32(cd + 24, 1000, true); // declare 1000 uncompressed bytes
     const zip = await parseZip(bomb, 'bomb.zip');
-    expect((await zipError(zip.read('b/bomb'))).message).toMatch(/longer than the declared 1000 bytes/);
+    expect((await zipError(zip.read('b/bomb'))).message).toMatch(/inflates to more than its declared 1000 bytes/);
     new DataView(bomb.buffer).setUint32(cd + 24, 0xfffffff0, true);
     const liar = await parseZip(bomb, 'bomb.zip');
-    expect((await zipError(liar.read('b/bomb'))).message).toMatch(/inflated to 1048576 bytes/);
+    expect((await zipError(liar.read('b/bomb'))).message).toMatch(/declares 4294967280 bytes from \d+ compressed bytes, more than deflate/);
+    new DataView(bomb.buffer).setUint32(cd + 24, (1 << 20) + 5, true); // plausible but 5 bytes too many
+    const short = await parseZip(bomb, 'bomb.zip');
+    expect((await zipError(short.read('b/bomb'))).message).toMatch(/inflated to 1048576 bytes, 1048581 declared/);
   });
 
   it('rejects missing, encrypted, unknown-method and overlapping entries', async () => {

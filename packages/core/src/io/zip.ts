@@ -4,7 +4,8 @@
  * read on demand at its byte range, so archives larger than 4 GiB work without loading them whole.
  * @module
  */
-import { inflateRawSync } from 'node:zlib';
+import { createInflateRaw } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
 import { constants as bufferConstants } from 'node:buffer';
 import { CheckpointFormatError } from '../errors.js';
 import { bufferSource, openFileSource, type ByteSource } from './file-source.js';
@@ -18,6 +19,10 @@ const EOCD_SIZE = 22;
 const CENTRAL_SIZE = 46;
 const LOCAL_SIZE = 30;
 const MAX_COMMENT = 0xffff;
+/** Deflate expands at most about 1032:1 (a 258-byte match per 2 bits); a record declaring more is a lie. */
+const MAX_DEFLATE_RATIO = 1032;
+/** Compressed bytes read per step while inflating. */
+const INFLATE_CHUNK = 1 << 22;
 
 /**
  * One record of a zip archive, as its central directory describes it.
@@ -296,21 +301,52 @@ class Archive implements ZipArchive {
     if (decodeName(localName, (e.flags & 0x800) !== 0) !== e.name) {
       fail('local header names a different entry', e.localHeaderOffset + LOCAL_SIZE);
     }
-    let data = await this.src.read(dataAt, e.compressedSize);
     if (e.method === 0) {
       if (e.compressedSize !== e.size) fail(`stored entry sizes differ (${e.compressedSize} vs ${e.size})`, dataAt);
-    } else {
-      if (e.size > bufferConstants.MAX_LENGTH) fail(`declared size ${e.size} exceeds this runtime's buffer limit`, dataAt);
-      try {
-        const out = inflateRawSync(data, { maxOutputLength: Math.max(1, e.size) });
-        data = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      } catch (err) {
-        fail(`deflate data is corrupt or longer than the declared ${e.size} bytes (${(err as Error).message})`, dataAt);
-      }
-      if (data.length !== e.size) fail(`inflated to ${data.length} bytes, ${e.size} declared`, dataAt);
+      const data = await this.src.read(dataAt, e.compressedSize);
+      if (this.verifyCrc && crc32(data) !== e.crc32) fail('CRC-32 mismatch (corrupt data)', dataAt);
+      return data;
     }
-    if (this.verifyCrc && crc32(data) !== e.crc32) fail('CRC-32 mismatch (corrupt data)', dataAt);
+    if (e.size > bufferConstants.MAX_LENGTH) fail(`declared size ${e.size} exceeds this runtime's buffer limit`, dataAt);
+    if (e.size > e.compressedSize * MAX_DEFLATE_RATIO + 64) {
+      fail(`declares ${e.size} bytes from ${e.compressedSize} compressed bytes, more than deflate can expand to`, dataAt);
+    }
+    const { data, crc } = await this.inflate(dataAt, e, fail);
+    if (this.verifyCrc && crc !== e.crc32) fail('CRC-32 mismatch (corrupt data)', dataAt);
     return data;
+  }
+
+  /** Inflates a record chunk by chunk into its declared size; output past that size stops the inflation at once. */
+  private async inflate(dataAt: number, e: ZipEntry, fail: (detail: string, offset: number) => never): Promise<{ data: Uint8Array; crc: number }> {
+    const out = new Uint8Array(e.size);
+    let n = 0;
+    let crc = 0;
+    let over = false;
+    const src = this.src;
+    try {
+      await pipeline(
+        async function* () {
+          for (let off = 0; off < e.compressedSize; off += INFLATE_CHUNK) yield src.read(dataAt + off, Math.min(INFLATE_CHUNK, e.compressedSize - off));
+        },
+        createInflateRaw(),
+        async (chunks: AsyncIterable<Buffer>) => {
+          for await (const c of chunks) {
+            if (n + c.length > e.size) {
+              over = true;
+              throw new RangeError('inflated past the declared size');
+            }
+            out.set(c, n);
+            n += c.length;
+            crc = crc32(c, crc);
+          }
+        },
+      );
+    } catch (err) {
+      if (over) fail(`inflates to more than its declared ${e.size} bytes (stopped there)`, dataAt);
+      fail(`deflate data is corrupt (${(err as Error).message})`, dataAt);
+    }
+    if (n !== e.size) fail(`inflated to ${n} bytes, ${e.size} declared`, dataAt);
+    return { data: out, crc };
   }
 
   close(): Promise<void> {

@@ -10,3 +10,4 @@ export * from './text.js';
 export * from './txt2img.js';
 export * from './memory.js';
 export * from './load.js';
+export * from './image-memory.js';
