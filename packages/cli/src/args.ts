@@ -29,7 +29,7 @@ export interface ParsedArgs {
  */
 export function parseCommandArgs(command: string, argv: string[], options: OptionSpec): ParsedArgs {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -49,4 +49,25 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
  */
 export function optString(v: string | boolean | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+/** A token that reads as a negative number (`-1`, `-0.5`, `-.5`, `-1e-3`, `-Infinity`), not as an option. */
+const NEGATIVE_NUMBER = /^-(?:\d|\.\d|Infinity$)/;
+
+/**
+ * `--name -5` as `--name=-5` for the string options (node's parser takes `-5` for an option there); whether a
+ * negative value is allowed is the option's own range check, so both spellings give the same answer.
+ */
+function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }

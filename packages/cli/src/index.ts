@@ -3,6 +3,7 @@
  * @module
  */
 export { commands } from './commands/index.js';
+export { runCli, cliVersion, type CliStreams } from './main.js';
 export type { Command } from './commands/command.js';
 export type { DemoReport } from './commands/demo.js';
 export type { ConvertReport } from './commands/convert.js';

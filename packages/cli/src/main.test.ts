@@ -1,0 +1,63 @@
+/**
+ * The entry point: `--help` for every command (and `help <command>`), `--version`, unknown commands, typed errors
+ * as exit code 1, and negative numbers after a flag read as values, not options.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseCommandArgs } from './args.js';
+import { commands } from './commands/index.js';
+import { cliVersion, runCli, type CliStreams } from './main.js';
+
+function collect(): CliStreams & { text: { out: string; err: string } } {
+  const text = { out: '', err: '' };
+  return { text, out: (t) => void (text.out += t), err: (t) => void (text.err += t) };
+}
+
+describe('semedit entry point', () => {
+  for (const [name, cmd] of Object.entries(commands)) {
+    it(`semedit ${name} --help prints its usage and summary and exits 0 without running it`, async () => {
+      for (const argv of [[name, '--help'], [name, '-h'], ['help', name]]) {
+        const io = collect();
+        expect(await runCli(argv, io), argv.join(' ')).toBe(0);
+        expect(io.text.out).toContain(cmd.summary);
+        expect(io.text.out).toContain(cmd.usage.split(' ')[0]!);
+        expect(io.text.err).toBe('');
+      }
+    });
+  }
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(cliVersion()).toBe(pkg.version);
+    const io = collect();
+    expect(await runCli(['--version'], io)).toBe(0);
+    expect(io.text.out.trim()).toBe(pkg.version);
+  });
+
+  it('lists every command; an unknown command or help topic exits 2', async () => {
+    const io = collect();
+    expect(await runCli([], io)).toBe(0);
+    for (const name of Object.keys(commands)) expect(io.text.out).toContain(name);
+    const bad = collect();
+    expect(await runCli(['frobnicate'], bad)).toBe(2);
+    expect(bad.text.err).toMatch(/unknown command "frobnicate"/);
+    expect(await runCli(['help', 'frobnicate'], collect())).toBe(2);
+  });
+
+  it('a typed error is printed with its code and exits 1', async () => {
+    const io = collect();
+    expect(await runCli(['txt2img', 'model', '--no-such-flag'], io)).toBe(1);
+    expect(io.text.err).toMatch(/^semedit txt2img: \[E_OPTION\] .*no-such-flag/);
+  });
+
+  it('reads `--flag -5` as the value -5 (same as --flag=-5), and leaves the range check to the command', () => {
+    const spec = { seed: { type: 'string' }, json: { type: 'boolean' } } as const;
+    for (const v of ['-5', '-0.5', '-.5', '-1e-3', '-Infinity']) {
+      expect(parseCommandArgs('t', ['--seed', v], spec).values['seed'], v).toBe(v);
+      expect(parseCommandArgs('t', [`--seed=${v}`], spec).values['seed'], v).toBe(v);
+    }
+    // After a boolean flag there is no value to take: `-5` is refused as an unknown option (a typed error naming it).
+    expect(() => parseCommandArgs('t', ['--json', '-5'], spec)).toThrow(/"-5"/);
+    expect(() => parseCommandArgs('t', ['--seed', '-x'], spec)).toThrow(/seed/);
+  });
+});
