@@ -11,6 +11,7 @@ import { readCheckpoint, writeTfjsWeights } from '@semedit/core/io';
 import { parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
+import { checkOutputDir } from '../outputs.js';
 
 /** The JSON summary `semedit convert --json` prints (a contract). */
 export interface ConvertReport {
@@ -38,11 +39,8 @@ export const convertCommand: Command = {
     const shardMb = Number(values['shard-mb']);
     if (!Number.isFinite(shardMb) || shardMb <= 0) throw new OptionError('shard-mb', `must be a positive number, got "${values['shard-mb']}"`);
     const inPath = await realpath(input).catch(() => resolve(input));
-    const out = resolve(outDir);
-    // Never write over a file the user gave us: the output folder must not be the input or hold it.
-    if (out === inPath || (existsSync(out) && dirname(inPath) === out)) {
-      throw new OptionError('out-dir', `must not be the checkpoint's own folder (${out}); choose a new folder`);
-    }
+    // Never write over a file the user gave us: real paths compared (symlinks resolved), checked before reading.
+    const out = await checkOutputDir('<out-dir>', outDir, [inPath]);
     let bar: ReturnType<typeof progressBar> | undefined;
     const root = values['root'];
     const ck = await readCheckpoint(inPath, {

@@ -16,6 +16,7 @@ import {
 import { optString, parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
+import { checkOutputDir } from '../outputs.js';
 
 /** The settings and outputs of a `semedit p2p` run, written as `settings.json` and printed with `--json` (a contract). */
 export interface P2PReport {
@@ -125,6 +126,7 @@ export const p2pCommand: Command = {
     const height = values['height'] !== undefined ? num('height', values['height'], { int: true, min: 1 }) : undefined;
     const width = values['width'] !== undefined ? num('width', values['width'], { int: true, min: 1 }) : undefined;
 
+    const out = await checkOutputDir('--out', String(values['out']), [model]); // before any loading or computing
     const start = Date.now();
     const backend = await initBackend();
     const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
@@ -140,7 +142,6 @@ export const p2pCommand: Command = {
       const r = await runPromptToPrompt(sd, opts);
       bar.done();
       try {
-        const out = resolve(String(values['out']));
         await mkdir(out, { recursive: true });
         const images = tensorToImages(r.images, { range: '0-1' });
         const many = targets.length > 1;

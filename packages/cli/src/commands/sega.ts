@@ -17,6 +17,7 @@ import { SEGA_DEFAULTS, runSega, type SegaConceptInput } from '@semedit/edit';
 import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
+import { checkOutputFile } from '../outputs.js';
 
 /** One concept as the settings JSON records it. */
 export interface SegaConceptReport {
@@ -117,6 +118,11 @@ export const segaCommand: Command = {
     const chunk = num('concept-chunk', values['concept-chunk'], true);
     const negative = typeof values['negative'] === 'string' ? values['negative'] : undefined;
     if (guidanceScale <= 1) throw new OptionError('cfg', `SEGA needs classifier-free guidance > 1 (got ${guidanceScale}); at <= 1 diffusers silently drops every edit`);
+    // Every output is checked before any loading or computing: the edit, its comparison and the settings.
+    const out = await checkOutputFile('--out', String(values['out']), [model]);
+    const stem = out.slice(0, out.length - extname(out).length);
+    const outputs = { edited: out, compare: `${stem}.compare.png`, settings: `${stem}.json` };
+    for (const p of [outputs.compare, outputs.settings]) await checkOutputFile('--out', p, [model]);
     const start = Date.now();
     const backend = await initBackend();
     const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
@@ -136,9 +142,6 @@ export const segaCommand: Command = {
       owned.push(edited.latents, edited.images);
       bar.done();
       for (const t of edited.truncated) process.stderr.write(`warning: ${t.prompt} is longer than the model's limit; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
-      const out = resolve(String(values['out']));
-      const stem = out.slice(0, out.length - extname(out).length);
-      const outputs = { edited: out, compare: `${stem}.compare.png`, settings: `${stem}.json` };
       await mkdir(dirname(out), { recursive: true });
       await writeImageTensor(outputs.edited, edited.images, { range: '0-1' });
       const pair = tf.concat([plain.images, edited.images]) as tf.Tensor4D; // one image each: [unedited, edited]

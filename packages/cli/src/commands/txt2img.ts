@@ -13,6 +13,7 @@ import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
 import { optString, parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
+import { checkOutputFile } from '../outputs.js';
 
 /** The JSON report of `semedit txt2img --json` (a contract). */
 export interface Txt2ImgReport {
@@ -53,6 +54,7 @@ export const txt2imgCommand: Command = {
     if (!model || positionals.length !== 1) throw new OptionError('txt2img', 'expects one <model> (a diffusers folder or a checkpoint file)');
     const prompt = values['prompt'];
     if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
+    const out = await checkOutputFile('--out', String(values['out']), [model]); // before any loading or computing
     const start = Date.now();
     const backend = await initBackend();
     const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
@@ -75,7 +77,6 @@ export const txt2imgCommand: Command = {
       for (const t of r.truncated) {
         process.stderr.write(`warning: prompt ${t.index} is longer than the model's limit; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
       }
-      const out = resolve(String(values['out']));
       await mkdir(dirname(out), { recursive: true });
       const images = await writeImageTensor(out, r.images, { range: '0-1', ...(r.images.shape[0] > 1 ? { grid: true } : {}) });
       const [, h, w] = r.images.shape;
