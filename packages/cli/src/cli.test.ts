@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OptionError } from '@semedit/core';
 import { readCheckpoint, writeSafetensors } from '@semedit/core/io';
 import { commands } from './commands/index.js';
+import { OutputPathError } from './outputs.js';
 
 let dir = '';
 let input = '';
@@ -56,7 +57,7 @@ describe('semedit convert', () => {
   });
 
   it('refuses to write into the checkpoint\'s own folder and rejects unknown options', async () => {
-    await expect(run('convert', [input, join(dir, 'in')])).rejects.toThrow(OptionError);
+    await expect(run('convert', [input, join(dir, 'in')])).rejects.toThrow(OutputPathError);
     await expect(run('convert', [input, join(dir, 'x'), '--bogus'])).rejects.toThrow(/bogus/);
     await expect(run('convert', [input])).rejects.toThrow(OptionError);
     await expect(run('convert', [input, join(dir, 'y'), '--shard-mb', 'lots'])).rejects.toThrow(/shard-mb/);
