@@ -118,3 +118,139 @@ export class OptionError extends SemeditError {
     super('E_OPTION', `option "${option}": ${detail}`);
   }
 }
+
+/**
+ * A model or scheduler config cannot be used: a key we do not know or support, or a value of the wrong type, out
+ * of range, or inconsistent with another. Every config error is one of its subclasses and names the model, the
+ * key(s) and the file.
+ *
+ * @example
+ * ```ts
+ * try { await loadUNet('sd15/unet'); }
+ * catch (e) { if (e instanceof ConfigError) console.log(e.model, e.keys, e.file); }
+ * ```
+ */
+export class ConfigError extends SemeditError {
+  /**
+   * @param code    stable code of the error kind
+   * @param message the whole message
+   * @param model   the class the config is for (`UNet2DConditionModel`, `DDIMScheduler`, `CLIPTextModel`, …)
+   * @param keys    the offending key(s), dotted when nested
+   * @param file    the config file, when known
+   */
+  constructor(code: string, message: string, readonly model: string, readonly keys: readonly string[], readonly file?: string) {
+    super(code, message);
+  }
+
+  /** The first offending key. */
+  get key(): string {
+    return this.keys[0] ?? '';
+  }
+
+  /** The config file, when known (older name of {@link ConfigError.file}). */
+  get source(): string | undefined {
+    return this.file;
+  }
+}
+
+const cfgWhere = (model: string, file?: string) => `${model} config${file ? ` (${file})` : ''}`;
+
+/**
+ * A model config sets keys (or values) this implementation does not support; the message names every one.
+ *
+ * @example
+ * ```ts
+ * throw new UnsupportedConfigError('UNet2DConditionModel', ['class_embed_type="timestep"'], 'unet/config.json');
+ * ```
+ */
+export class UnsupportedConfigError extends ConfigError {
+  /**
+   * @param model  the class the config is for, e.g. `UNet2DConditionModel`
+   * @param keys   each offending key, with its value where that helps (`key="value"`)
+   * @param file   where the config came from, if known
+   */
+  constructor(model: string, keys: string[], file?: string) {
+    super('E_UNSUPPORTED_CONFIG', `${cfgWhere(model, file)}: unsupported ${keys.length === 1 ? 'setting' : 'settings'} ${keys.join(', ')}`, model, keys, file);
+  }
+}
+
+/**
+ * A model config value is malformed or inconsistent (a list of the wrong length, channels not divisible by the
+ * group count, ...).
+ *
+ * @example
+ * ```ts
+ * throw new InvalidConfigError('AutoencoderKL', 'up_block_types', 'must have one entry per block_out_channels');
+ * ```
+ */
+export class InvalidConfigError extends ConfigError {
+  /**
+   * @param model  the class the config is for
+   * @param key    the offending key
+   * @param detail what is wrong with it
+   * @param file   where the config came from, if known
+   */
+  constructor(model: string, key: string, detail: string, file?: string) {
+    super('E_INVALID_CONFIG', `${cfgWhere(model, file)}: "${key}" ${detail}`, model, [key], file);
+  }
+}
+
+/**
+ * A config holds keys this implementation does not know; nothing is guessed, every key is named.
+ *
+ * @example
+ * ```ts
+ * throw new UnknownConfigKeyError(['synthesis_kwargs.channel_bsae'], 'config.json');
+ * ```
+ */
+export class UnknownConfigKeyError extends ConfigError {
+  /**
+   * @param keys   every unknown key, dotted when nested (`mapping_kwargs.foo`)
+   * @param file   where the config came from, if known
+   * @param model  the class the config is for (default `StyleGAN2`)
+   */
+  constructor(keys: string[], file?: string, model = 'StyleGAN2') {
+    super('E_UNKNOWN_CONFIG_KEY', `${cfgWhere(model, file)}: unknown ${keys.length === 1 ? 'key' : 'keys'} ${keys.map((k) => `"${k}"`).join(', ')}`, model, keys, file);
+  }
+}
+
+/**
+ * A scheduler config key is unknown, has the wrong type, or has a value this implementation does not support.
+ *
+ * @example
+ * ```ts
+ * try { resolveSchedulerConfig({ _class_name: 'DDIMScheduler', timestep_spacing: 'cosine' }); }
+ * catch (e) { if (e instanceof SchedulerConfigError) console.log(e.key); } // 'timestep_spacing'
+ * ```
+ */
+export class SchedulerConfigError extends ConfigError {
+  /**
+   * @param key    the offending key (diffusers spelling), e.g. `timestep_spacing`
+   * @param detail what is wrong with it
+   * @param file   the config file, when known
+   */
+  constructor(key: string, detail: string, file?: string) {
+    super('E_SCHEDULER_CONFIG', `${file ? `${file}: ` : ''}scheduler config "${key}": ${detail}`, 'scheduler', [key], file);
+  }
+}
+
+/**
+ * A CLIP config is unusable: an unknown or unsupported key, a value of the wrong type or out of range, an
+ * unsupported `hidden_act`, or a `model_type` that is not CLIP.
+ *
+ * @example
+ * ```ts
+ * try { resolveClipTextConfig({ hidden_act: 'relu' }, { file: 'text_encoder/config.json' }); }
+ * catch (e) { if (e instanceof ClipConfigError) console.log(e.key, e.file); } // 'hidden_act' 'text_encoder/config.json'
+ * ```
+ */
+export class ClipConfigError extends ConfigError {
+  /**
+   * @param key    the key at fault, dotted for nested keys (e.g. `vision_config.patch_size`)
+   * @param detail what is wrong with it
+   * @param file   the config file, when known
+   */
+  constructor(key: string, detail: string, file?: string) {
+    super('E_CLIP_CONFIG', `${file ? `${file}: ` : ''}config key "${key}": ${detail}`, 'CLIP', [key], file);
+  }
+}

@@ -12,6 +12,7 @@ export * from './tensor/index.js';
 export * from './random.js';
 export * from './clip/index.js';
 export * from './schedulers/index.js';
-export * from './sd/index.js';
+export * from './unet/index.js';
+export * from './vae/index.js';
 export * from './pipeline/index.js';
 export * from './stylegan2/index.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveClipConfig, resolveClipTextConfig, resolveClipVisionConfig } from './config.js';
-import { ClipConfigError } from './model-errors.js';
+import { ClipConfigError } from '../errors.js';
 
 function configError(fn: () => unknown): ClipConfigError {
   try {

@@ -1,10 +1,10 @@
+import { ClipConfigError } from '../errors.js';
 /**
  * CLIP configs as transformers writes them (`CLIPTextConfig`, `CLIPVisionConfig`, `CLIPConfig`; the JSON keys
  * verbatim, snake_case included) and their resolution: transformers' defaults (v4.33) filled in, every value
  * checked, and loud errors for what we do not support (style.md 3.4). Models only see the resolved form.
  * @module
  */
-import { ClipConfigError } from './model-errors.js';
 
 /**
  * Activations CLIP configs name in `hidden_act` that we implement.

@@ -20,6 +20,7 @@ export * from './tokenizer-vocab.js';
 export * from './word-index.js';
 export * from './config.js';
 export * from './model-errors.js';
+export { ClipConfigError, ConfigError } from '../errors.js';
 export * from './layers.js';
 export * from './attention.js';
 export * from './encoder.js';

@@ -5,14 +5,10 @@
  * only read; loading is strict (every weight present with its shape, leftovers reported).
  * @module
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CheckpointFormatError } from '../errors.js';
-import { readCheckpoint } from '../io/checkpoint.js';
+import { CheckpointFormatError, ClipConfigError } from '../errors.js';
+import { readModelFolder, WEIGHTS_NAMES } from '../io/model-folder.js';
 import type { RawTensor } from '../io/types.js';
 import { resolveClipConfig, resolveClipTextConfig, resolveClipVisionConfig, type CLIPConfig, type ResolvedClipTextConfig, type ResolvedClipVisionConfig } from './config.js';
-import { ClipConfigError } from './model-errors.js';
 import { buildClipModelParams, buildClipTextParams, buildClipVisionParams, type BuildParamsOptions } from './params.js';
 import { ClipModel } from './similarity.js';
 import { ClipTextModel, ClipTextModelWithProjection } from './text-model.js';
@@ -50,54 +46,10 @@ export interface ClipFolder {
   configFile: string;
 }
 
-function weightCandidates(variant: string | undefined): string[] {
-  const v = variant ? `.${variant}` : '';
-  return [`model${v}.safetensors`, `model${v}.safetensors.index.json`, `pytorch_model${v}.bin`, `pytorch_model${v}.bin.index.json`];
-}
-
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CheckpointFormatError('cannot read the file', { file: path });
-  }
-  try {
-    const json = JSON.parse(text) as unknown;
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
-    return json as Record<string, unknown>;
-  } catch (e) {
-    throw new CheckpointFormatError(`not a JSON object (${(e as Error).message})`, { file: path });
-  }
-}
-
-/** Reads every shard a transformers `*.index.json` names (its `weight_map`), checking each key lands in its shard. */
-async function readSharded(dir: string, indexFile: string, opts: LoadClipOptions): Promise<Map<string, RawTensor>> {
-  const index = await readJson(indexFile);
-  const map = index['weight_map'];
-  if (typeof map !== 'object' || map === null) throw new CheckpointFormatError('no "weight_map" object', { file: indexFile });
-  const byShard = new Map<string, string[]>();
-  for (const [key, shard] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) {
-      throw new CheckpointFormatError(`weight_map["${key}"] is not a shard file name in the folder`, { file: indexFile });
-    }
-    byShard.set(shard, [...(byShard.get(shard) ?? []), key]);
-  }
-  const out = new Map<string, RawTensor>();
-  for (const [shard, keys] of byShard) {
-    const ck = await readCheckpoint(join(dir, shard), opts.onProgress ? { onProgress: opts.onProgress } : {});
-    for (const key of keys) {
-      const t = ck.tensors.get(key);
-      if (!t) throw new CheckpointFormatError(`"${key}" is mapped to ${shard} by the index but is not in it`, { file: join(dir, shard) });
-      out.set(key, t);
-    }
-  }
-  return out;
-}
-
 /**
  * Reads an HF folder's `config.json` and weights (the first of `model.safetensors`, its sharded index,
- * `pytorch_model.bin`, its sharded index; with `variant`, the variant's names).
+ * `pytorch_model.bin`, its sharded index; with `variant`, the variant's names), through the shared
+ * {@link readModelFolder}.
  *
  * @param dir  the folder
  * @param opts `variant`, `onProgress`
@@ -109,17 +61,8 @@ async function readSharded(dir: string, indexFile: string, opts: LoadClipOptions
  * ```
  */
 export async function readClipFolder(dir: string, opts: LoadClipOptions = {}): Promise<ClipFolder> {
-  const configFile = join(dir, 'config.json');
-  if (!existsSync(configFile)) throw new CheckpointFormatError('no config.json in the folder', { file: dir });
-  const config = await readJson(configFile);
-  const names = weightCandidates(opts.variant);
-  const name = names.find((n) => existsSync(join(dir, n)));
-  if (!name) throw new CheckpointFormatError(`no weights file in the folder (looked for ${names.join(', ')})`, { file: dir });
-  const file = join(dir, name);
-  const tensors = name.endsWith('.index.json')
-    ? await readSharded(dir, file, opts)
-    : (await readCheckpoint(file, opts.onProgress ? { onProgress: opts.onProgress } : {})).tensors;
-  return { config, tensors, file, configFile };
+  const folder = await readModelFolder(dir, { variant: opts.variant, onProgress: opts.onProgress, names: WEIGHTS_NAMES.transformers });
+  return { config: folder.config, tensors: folder.weights, file: folder.file, configFile: folder.configFile };
 }
 
 /** Leftovers a full CLIP checkpoint brings when one tower is loaded from it. */

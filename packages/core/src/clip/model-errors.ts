@@ -7,33 +7,6 @@
 import { SemeditError } from '../errors.js';
 
 /**
- * A CLIP config is unusable: an unknown or unsupported key, a value of the wrong type or out of range, an
- * unsupported `hidden_act`, or a `model_type` that is not CLIP.
- *
- * @example
- * ```ts
- * try { resolveClipTextConfig({ hidden_act: 'relu' }, { file: 'text_encoder/config.json' }); }
- * catch (e) { if (e instanceof ClipConfigError) console.log(e.key, e.file); } // 'hidden_act' 'text_encoder/config.json'
- * ```
- */
-export class ClipConfigError extends SemeditError {
-  /** The config key at fault, dotted for nested keys (e.g. `vision_config.patch_size`). */
-  readonly key: string;
-  /** The config file, when known. */
-  readonly file: string | undefined;
-  /**
-   * @param key    the key at fault
-   * @param detail what is wrong with it
-   * @param file   the config file, when known
-   */
-  constructor(key: string, detail: string, file?: string) {
-    super('E_CLIP_CONFIG', `${file ? `${file}: ` : ''}config key "${key}": ${detail}`);
-    this.key = key;
-    this.file = file;
-  }
-}
-
-/**
  * Token ids a CLIP text model cannot take: not integers, outside `[0, vocab_size)`, a row without the EOS
  * token the pooling needs, or an attention mask that is not 0/1.
  *

@@ -19,3 +19,4 @@ export * from './pickle.js';
 export * from './torch.js';
 export * from './torch-flatten.js';
 export { TorchStorage, TorchTensor, materializeTensor, materializeTensors, type MaterializeOptions } from './torch-tensors.js';
+export * from './model-folder.js';

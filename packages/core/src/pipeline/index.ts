@@ -11,3 +11,5 @@ export * from './txt2img.js';
 export * from './memory.js';
 export * from './load.js';
 export * from './image-memory.js';
+export * from './single-file.js';
+export * from './ldm-keys.js';

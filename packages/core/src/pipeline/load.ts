@@ -13,12 +13,13 @@ import { ClipTextModel } from '../clip/text-model.js';
 import { loadClipTokenizer } from '../clip/tokenizer-load.js';
 import { CheckpointFormatError, OptionError } from '../errors.js';
 import { createScheduler, parseSchedulerConfigJson, resolveSchedulerName, schedulerConfigForName, type SchedulerConfig } from '../schedulers/index.js';
-import { loadSingleFile } from '../sd/single-file.js';
+import { loadSingleFile } from './single-file.js';
 import { loadUNet } from '../unet/load.js';
 import type { UNet2DConditionConfig } from '../unet/config.js';
 import type { AutoencoderKLConfig } from '../vae/config.js';
 import { loadVae } from '../vae/vae.js';
-import { assertFitsBackend, componentWeightFiles, weightBytes } from './memory.js';
+import { assertFitsBackend, weightBytes } from './memory.js';
+import { modelFolderFiles, WEIGHTS_NAMES } from '../io/model-folder.js';
 import type { StableDiffusion } from './txt2img.js';
 
 /** A loaded pipeline; `dispose()` frees every model. */
@@ -89,9 +90,9 @@ async function loadFolder(dir: string, opts: LoadStableDiffusionOptions): Promis
   }
   const v = opts.variant;
   const files = [
-    ...componentWeightFiles(join(dir, 'unet'), ['diffusion_pytorch_model'], v),
-    ...componentWeightFiles(join(dir, 'vae'), ['diffusion_pytorch_model'], v),
-    ...componentWeightFiles(join(dir, 'text_encoder'), ['model', 'pytorch_model'], v),
+    ...modelFolderFiles(join(dir, 'unet'), { variant: v }).weightsFiles,
+    ...modelFolderFiles(join(dir, 'vae'), { variant: v }).weightsFiles,
+    ...modelFolderFiles(join(dir, 'text_encoder'), { variant: v, names: WEIGHTS_NAMES.transformers }).weightsFiles,
   ];
   assertFitsBackend(`Stable Diffusion (${dir})`, await weightBytes(files));
   const scheduler = schedulerFrom(dir, opts);

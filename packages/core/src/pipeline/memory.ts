@@ -3,8 +3,6 @@
  * SD 1.5 in float32 (about 4.3 GB of weights) cannot live there; the error says which backends can hold it.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendInfo, wasmHeapStats } from '../backend/index.js';
 import { SemeditError } from '../errors.js';
@@ -52,31 +50,6 @@ export async function weightBytes(files: readonly string[]): Promise<number> {
     }
   }
   return total;
-}
-
-/**
- * The weight files of a diffusers component folder (`unet/`, `vae/`, `text_encoder/`), as its loader will pick
- * them, sharded indexes expanded.
- *
- * @example
- * ```ts
- * componentWeightFiles('sd15/unet'); // ['sd15/unet/diffusion_pytorch_model.safetensors']
- * ```
- */
-export function componentWeightFiles(dir: string, stems: readonly string[], variant?: string): string[] {
-  for (const stem of stems) {
-    const base = `${stem}${variant ? `.${variant}` : ''}`;
-    for (const ext of ['.safetensors', '.bin']) {
-      const file = join(dir, base + ext);
-      if (existsSync(file)) return [file];
-      const index = `${file}.index.json`;
-      if (existsSync(index)) {
-        const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
-        return [...new Set(Object.values(map))].map((s) => join(dir, s));
-      }
-    }
-  }
-  return [];
 }
 
 /**

@@ -4,8 +4,8 @@
  * `JSON.parse` rejects them, so they are accepted here outside strings and nowhere else.
  * @module
  */
-import { SchedulerConfigError } from './errors.js';
 import type { SchedulerConfig } from './config.js';
+import { SchedulerConfigError } from '../errors.js';
 
 const PY_FLOATS: Record<string, number> = { 'Infinity': Infinity, '-Infinity': -Infinity, 'NaN': NaN };
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseSchedulerConfigJson } from './config-json.js';
 import { resolveSchedulerConfig, SCHEDULER_CLASS_NAMES, type SchedulerConfig } from './config.js';
-import { SchedulerConfigError, UnknownSchedulerError } from './errors.js';
+import { UnknownSchedulerError } from './errors.js';
 import { createScheduler } from './registry.js';
+import { SchedulerConfigError } from '../errors.js';
 
 /** Catches what `fn` throws. */
 function thrown(fn: () => unknown): Error {

@@ -6,7 +6,8 @@
  * that belong to another diffusers scheduler class are ignored, as `from_config` ignores them.
  * @module
  */
-import { SchedulerConfigError, UnknownSchedulerError } from './errors.js';
+import { UnknownSchedulerError } from './errors.js';
+import { SchedulerConfigError } from '../errors.js';
 
 /**
  * The diffusers scheduler classes implemented here.

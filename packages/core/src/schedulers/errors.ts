@@ -30,26 +30,6 @@ export class UnknownSchedulerError extends SemeditError {
 }
 
 /**
- * A scheduler config key is unknown, has the wrong type, or has a value this implementation does not support.
- *
- * @example
- * ```ts
- * try { resolveSchedulerConfig({ _class_name: 'DDIMScheduler', timestep_spacing: 'cosine' }); }
- * catch (e) { if (e instanceof SchedulerConfigError) console.log(e.key); } // 'timestep_spacing'
- * ```
- */
-export class SchedulerConfigError extends SemeditError {
-  /**
-   * @param key    the offending key (diffusers spelling), e.g. `timestep_spacing`
-   * @param detail what is wrong with it
-   * @param file   the config file, when known
-   */
-  constructor(readonly key: string, detail: string, readonly file?: string) {
-    super('E_SCHEDULER_CONFIG', `${file ? `${file}: ` : ''}scheduler config "${key}": ${detail}`);
-  }
-}
-
-/**
  * The explicit scheduler state was misused: a state that a step already consumed (or that was disposed) was passed
  * again, a multistep scheduler was stepped out of order, or a plan/state of another scheduler class was passed.
  *

@@ -6,6 +6,7 @@
  * @module
  */
 export * from './errors.js';
+export { SchedulerConfigError, ConfigError } from '../errors.js';
 export {
   SCHEDULER_CLASS_NAMES, resolveSchedulerConfig, type SchedulerClassName, type SchedulerConfig, type ResolvedSchedulerConfig,
   type ResolveSchedulerOptions, type BetaSchedule, type PredictionType, type TimestepSpacing,

@@ -1,3 +1,4 @@
+import { InvalidConfigError, UnknownConfigKeyError, UnsupportedConfigError } from '../errors.js';
 /**
  * StyleGAN2 generator configs. {@link StyleGan2Config} is stylegan2-ada-pytorch's `Generator` kwargs with the
  * nested `mapping_kwargs` / `synthesis_kwargs` flattened into one object (upstream names verbatim);
@@ -7,8 +8,6 @@
  * {@link UnknownConfigKeyError}; settings not implemented throw `UnsupportedConfigError`.
  * @module
  */
-import { InvalidConfigError, UnsupportedConfigError } from '../sd/errors.js';
-import { UnknownConfigKeyError } from './errors.js';
 
 const MODEL = 'StyleGAN2 Generator';
 

@@ -6,24 +6,6 @@
 import { SemeditError } from '../errors.js';
 
 /**
- * A StyleGAN2 config holds keys this implementation does not know; nothing is guessed, every key is named.
- *
- * @example
- * ```ts
- * throw new UnknownConfigKeyError(['synthesis_kwargs.channel_bsae'], 'config.json');
- * ```
- */
-export class UnknownConfigKeyError extends SemeditError {
-  /**
-   * @param keys   every unknown key, dotted when nested (`mapping_kwargs.foo`)
-   * @param source where the config came from (file), if known
-   */
-  constructor(readonly keys: string[], readonly source?: string) {
-    super('E_UNKNOWN_CONFIG_KEY', `StyleGAN2 config${source ? ` (${source})` : ''}: unknown ${keys.length === 1 ? 'key' : 'keys'} ${keys.map((k) => `"${k}"`).join(', ')}`);
-  }
-}
-
-/**
  * A checkpoint was expected to hold a StyleGAN2 generator (an NVLabs `.pkl` with `G_ema`, a rosinality `.pt` with
  * `g_ema`) but does not.
  *

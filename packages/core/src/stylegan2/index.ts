@@ -7,6 +7,7 @@
  */
 export * from './config.js';
 export * from './errors.js';
+export { UnknownConfigKeyError, UnsupportedConfigError, InvalidConfigError, ConfigError } from '../errors.js';
 export * from './params.js';
 export * from './resample.js';
 export * from './modulated-conv.js';

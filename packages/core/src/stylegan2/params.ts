@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RawTensor } from '../io/types.js';
 import { takeExpected, type TakeOptions } from '../io/strict.js';
 import { convWeightToHwio, linearWeightToInOut, rawToTensor } from '../tensor/layout.js';
-import { InvalidConfigError } from '../sd/errors.js';
 import type { ResolvedStyleGan2Config } from './config.js';
+import { InvalidConfigError } from '../errors.js';
 
 /**
  * An equalized-lr fully connected layer (`FullyConnectedLayer`), weight as stored but transposed.

@@ -7,11 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index.js';
-import { OptionError, ShapeMismatchError } from '../errors.js';
+import { OptionError, ShapeMismatchError, UnknownConfigKeyError, UnsupportedConfigError } from '../errors.js';
 import { createGenerator } from '../random.js';
-import { UnsupportedConfigError } from '../sd/errors.js';
 import { flattenNvlabsKwargs, resolveStyleGan2Config, rosinalityToConfig, type StyleGan2Config } from './config.js';
-import { UnknownConfigKeyError } from './errors.js';
 import type { StyleGan2 } from './generator.js';
 import { nvlabsGeneratorFromTensors } from './load-nvlabs.js';
 import { randomNvlabsWeights } from './random-weights.js';

@@ -4,9 +4,9 @@
  * diffusers builds them), the quirks it normalizes, and the typed errors for unsupported or malformed settings.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, UnsupportedConfigError } from '../sd/errors.js';
 import { resolveUNetConfig, type UNet2DConditionConfig } from './config.js';
 import { unetWeightShapes } from './params.js';
+import { InvalidConfigError, UnsupportedConfigError } from '../errors.js';
 
 const DOWN = ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'];
 const UP = ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'];

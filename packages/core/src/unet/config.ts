@@ -1,10 +1,10 @@
+import { InvalidConfigError, UnsupportedConfigError } from '../errors.js';
 /**
  * `UNet2DConditionModel` configs: the diffusers `config.json` as is ({@link UNet2DConditionConfig}) and its
  * resolved form ({@link ResolvedUNetConfig}), made by {@link resolveUNetConfig}, the one place that fills
  * diffusers' defaults (v0.25) and normalizes its quirks. Models only ever see the resolved form.
  * @module
  */
-import { InvalidConfigError, UnsupportedConfigError } from '../sd/errors.js';
 
 type PerBlock<T> = T | T[];
 

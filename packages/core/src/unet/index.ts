@@ -11,3 +11,4 @@ export * from './blocks.js';
 export * from './params.js';
 export * from './unet.js';
 export * from './load.js';
+export { UnsupportedConfigError, InvalidConfigError, ConfigError } from '../errors.js';

@@ -3,7 +3,7 @@
  * `diffusion_pytorch_model[.fp16].safetensors|.bin`).
  * @module
  */
-import { readModelFolder, type ModelFolderOptions } from '../sd/diffusers-folder.js';
+import { readModelFolder, type ModelFolderOptions } from '../io/model-folder.js';
 import { resolveUNetConfig, type UNet2DConditionConfig } from './config.js';
 import { UNet2DConditionModel } from './unet.js';
 

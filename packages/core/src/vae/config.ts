@@ -1,10 +1,10 @@
+import { InvalidConfigError, UnsupportedConfigError } from '../errors.js';
 /**
  * `AutoencoderKL` configs: the diffusers `config.json` as is ({@link AutoencoderKLConfig}) and its resolved form
  * ({@link ResolvedVaeConfig}) made by {@link resolveVaeConfig}, which fills diffusers' defaults and rejects
  * settings not implemented.
  * @module
  */
-import { InvalidConfigError, UnsupportedConfigError } from '../sd/errors.js';
 
 /**
  * A diffusers `AutoencoderKL` `config.json`, keys verbatim, all optional (diffusers' defaults apply).

@@ -8,3 +8,4 @@ export * from './mid-block.js';
 export * from './encoder.js';
 export * from './decoder.js';
 export * from './vae.js';
+export { UnsupportedConfigError, InvalidConfigError, ConfigError } from '../errors.js';

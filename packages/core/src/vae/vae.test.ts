@@ -6,10 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index.js';
-import { MissingWeightError, ShapeMismatchError } from '../errors.js';
+import { InvalidConfigError, MissingWeightError, ShapeMismatchError, UnsupportedConfigError } from '../errors.js';
 import { RenameCollisionError } from '../io/strict.js';
 import type { RawTensor } from '../io/types.js';
-import { InvalidConfigError, UnsupportedConfigError } from '../sd/errors.js';
 import { expectClose } from '../testing/index.js';
 import { resolveVaeConfig, type AutoencoderKLConfig } from './config.js';
 import { normalizeVaeKeys, vaeWeightShapes } from './params.js';

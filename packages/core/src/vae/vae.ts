@@ -10,7 +10,7 @@ import type { TakeOptions } from '../io/strict.js';
 import type { RawTensor } from '../io/types.js';
 import { conv2d } from '../nn/conv.js';
 import { paramTensors } from '../nn/weights.js';
-import { readModelFolder, type ModelFolderOptions } from '../sd/diffusers-folder.js';
+import { readModelFolder, type ModelFolderOptions } from '../io/model-folder.js';
 import { resolveVaeConfig, type AutoencoderKLConfig, type ResolvedVaeConfig } from './config.js';
 import { vaeDecoder } from './decoder.js';
 import { vaeEncoder } from './encoder.js';

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointFormatError } from '../errors.js';
-import { writeSafetensors } from '../io/safetensors-write.js';
-import { readModelFolder, weightsCandidates } from './diffusers-folder.js';
+import { writeSafetensors } from './safetensors-write.js';
+import { modelFolderFiles, readModelFolder, weightsCandidates, WEIGHTS_NAMES } from './model-folder.js';
 
 const root = mkdtempSync(join(tmpdir(), 'semedit-folder-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -64,6 +64,24 @@ describe('readModelFolder', () => {
     });
     await expect(readModelFolder(dup)).rejects.toThrow(/"a" appears in two shards/);
     const badJson = await folder('badjson', { 'diffusion_pytorch_model.safetensors': { a: 1 } }, '{nope');
-    await expect(readModelFolder(badJson)).rejects.toThrow(/cannot read JSON/);
+    await expect(readModelFolder(badJson)).rejects.toThrow(/config\.json: not JSON/);
+    const unmapped = await folder('unmapped', {
+      's1.safetensors': { a: 1 },
+      'diffusion_pytorch_model.safetensors.index.json': JSON.stringify({ weight_map: { a: 's1.safetensors', b: 's1.safetensors' } }),
+    });
+    await expect(readModelFolder(unmapped)).rejects.toThrow(/"b" is mapped to s1\.safetensors by the index but is not in it/);
+    const escape = await folder('escape', { 'diffusion_pytorch_model.safetensors.index.json': JSON.stringify({ weight_map: { a: '../noconfig/diffusion_pytorch_model.safetensors' } }) });
+    expect(() => modelFolderFiles(escape)).toThrow(/weight_map\["a"\] is not a shard file name in the folder/);
+  });
+
+  it('finds transformers names (model.safetensors, pytorch_model.bin) and lists files without reading a tensor', async () => {
+    const dir = await folder('transformers', { 'model.safetensors': { w: 3 }, 'diffusion_pytorch_model.safetensors': { x: 1 } });
+    const files = modelFolderFiles(dir, { names: WEIGHTS_NAMES.transformers });
+    expect(files.weightsFiles).toEqual([join(dir, 'model.safetensors')]);
+    expect(modelFolderFiles(dir).weightsFiles).toEqual([join(dir, 'diffusion_pytorch_model.safetensors')]);
+    const f = await readModelFolder(dir, { names: WEIGHTS_NAMES.transformers });
+    expect([...f.weights.keys()]).toEqual(['w']);
+    expect(weightsCandidates(dir, { names: WEIGHTS_NAMES.transformers, variant: 'fp16' }).map((c) => c.slice(dir.length + 1)))
+      .toEqual(['model.fp16.safetensors', 'model.fp16.safetensors.index.json', 'pytorch_model.fp16.bin', 'pytorch_model.fp16.bin.index.json']);
   });
 });
