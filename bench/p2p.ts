@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createGenerator } from '@semedit/core';
 import { initBackend, type BackendInfo } from '@semedit/core/backend';
 import type { RawTensor } from '@semedit/core/io';
-import { cfgDenoiser, unetNoiseModel, type StepEvent } from '@semedit/core/pipeline';
+import { cfgDenoiser, unetDenoiser, withHooks, type StepEvent } from '@semedit/core/pipeline';
 import { UNet2DConditionModel, buildUNetParams, composeResolvers, resolveUNetConfig, unetWeightShapes, type UNet2DConditionConfig } from '@semedit/core/unet';
 import { ClipTokenizer } from '@semedit/core/clip';
 import { execFileSync } from 'node:child_process';
@@ -86,7 +86,7 @@ async function child(index: number): Promise<void> {
   const ctl = index >= 1 ? attentionReplace({ tokenizer, prompts, numSteps: STEPS }) : undefined;
   const store = index >= 2 ? createAttentionStore({ kinds: ['cross'] }) : undefined;
   const lb = index >= 3 ? localBlend({ tokenizer, prompts, words: ['cat', 'dog'], store: store!, unetConfig: cfg }) : undefined;
-  const denoise = cfgDenoiser(unetNoiseModel(unet), { cond: ehs, uncond: ehs, scale: 7.5, ...(ctl ? { hooks: composeResolvers(ctl.hooks, store?.hooks) } : {}) });
+  const denoise = cfgDenoiser(withHooks(unetDenoiser(unet), ctl?.hooks, store?.hooks), { cond: ehs, uncond: ehs, scale: 7.5 });
   let i = 0;
   const step = () => {
     const s = { index: i % 10, count: STEPS, timestep: 999 - 20 * (i % 10) };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { createGenerator } from '@semedit/core';
 import { initBackend, type BackendInfo } from '@semedit/core/backend';
-import { cfgDenoiser, unetNoiseModel, type Denoiser } from '@semedit/core/pipeline';
+import { cfgDenoiser, unetDenoiser, type Denoiser } from '@semedit/core/pipeline';
 import { readManifest } from '@semedit/core/testing';
 import { loadUNet } from '@semedit/core/unet';
 // Switch to '@semedit/edit' once bench depends on it and the package index exports SEGA.
@@ -44,7 +44,7 @@ async function child(index: number): Promise<void> {
   const [cond, uncond] = [emb(), emb()];
   const concepts = Array.from({ length: c.concepts }, emb);
   const x = tf.tensor4d(gen.normal(size * size * 4), [1, size, size, 4]);
-  const model = unetNoiseModel(unet);
+  const model = unetDenoiser(unet);
   // Warm-up 0 so every concept is active (full phase: quantiles, masks and momentum all run).
   const d: Denoiser = c.concepts === 0
     ? cfgDenoiser(model, { cond, uncond, scale: 7.5 })

@@ -5,7 +5,7 @@
  * @module
  */
 import { OptionError } from '../errors.js';
-import type { StableDiffusion } from './txt2img.js';
+import type { StableDiffusion } from '../types.js';
 
 /** Latent geometry of a run. */
 export interface LatentSize {

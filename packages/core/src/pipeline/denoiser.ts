@@ -1,63 +1,54 @@
 /**
  * Denoisers and guidance (style.md 3.3, k-diffusion's idea): a {@link Denoiser} maps latents at a step to the
- * noise prediction the scheduler steps with. Guidance methods wrap a batched {@link NoiseModel} (the UNet) and
- * decide which conditioning rows go into its one call per step; samplers never know about guidance.
+ * noise prediction the scheduler steps with. The UNet is a conditional denoiser ({@link unetDenoiser});
+ * {@link withHooks} adds attention control to it; guidance ({@link cfgDenoiser}, SEGA) wraps it, decides which
+ * conditioning rows go into its one call per step and returns a plain denoiser. Samplers never know about guidance.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '../errors.js';
-import type { AttentionHookResolver, RowRole, StepInfo } from '../unet/hooks.js';
+import type { Denoiser, NoiseModel, RowRole } from '../types.js';
+import { composeResolvers, type AttentionHookResolver } from '../unet/hooks.js';
 import type { UNet2DConditionModel } from '../unet/unet.js';
 
-/**
- * A denoiser: noise prediction `[B, H, W, C]` for latents `[B, H, W, C]` at one step (the latents already scaled by
- * the scheduler's `scaleModelInput`).
- *
- * @example
- * ```ts
- * const d: Denoiser = (x, step) => tf.zerosLike(x); // a toy denoiser for tests
- * ```
- */
-export type Denoiser = (latents: tf.Tensor4D, step: StepInfo) => tf.Tensor4D;
-
-/** Options a guidance method passes to the model for one batched call. */
-export interface NoiseModelCall {
-  /** The step, for attention hooks. */
-  step: StepInfo;
-  /** One role per batch row. */
-  rows: readonly RowRole[];
-  /** Attention hooks for this call. */
-  hooks?: AttentionHookResolver;
-}
+export type { Conditioning, Denoiser, NoiseModel, RowRole, StepInfo } from '../types.js';
 
 /**
- * A batched conditional noise model: the UNet, or a toy in tests. Rows of `x` and `encoderHiddenStates` pair up.
- *
- * @example
- * ```ts
- * const model = unetNoiseModel(unet);
- * const eps = model(x, 981, ehs, { step, rows }); // [R, H, W, C]
- * ```
- */
-export type NoiseModel = (x: tf.Tensor4D, timestep: number, encoderHiddenStates: tf.Tensor3D, call: NoiseModelCall) => tf.Tensor4D;
-
-/**
- * Adapts a {@link UNet2DConditionModel} to a {@link NoiseModel}, passing the step, row roles and hooks down.
+ * Adapts a {@link UNet2DConditionModel} to a conditional denoiser ({@link NoiseModel}): the embeddings, row roles,
+ * step and hooks of each call go down to the UNet's attention layers.
  *
  * @param unet the UNet
  * @param opts `maxScoreElements` bounds the attention score slice (see the UNet's attention options)
  * @example
  * ```ts
- * const model = unetNoiseModel(unet);
+ * const model = unetDenoiser(unet);
+ * const eps = model(x, step, { embeddings, rows }); // [R, H, W, C]
  * ```
  */
-export function unetNoiseModel(unet: UNet2DConditionModel, opts: { maxScoreElements?: number } = {}): NoiseModel {
-  return (x, t, ehs, call) =>
-    unet.forward(x, t, ehs, {
-      step: call.step,
-      rows: call.rows,
-      attention: { ...(call.hooks ? { hooks: call.hooks } : {}), ...(opts.maxScoreElements ? { maxScoreElements: opts.maxScoreElements } : {}) },
-    });
+export function unetDenoiser(unet: UNet2DConditionModel, opts: { maxScoreElements?: number } = {}): NoiseModel {
+  return (x, step, cond) => {
+    if (!cond) throw new OptionError('cond', 'the UNet denoiser needs the conditioning (embeddings and row roles) of each call');
+    const attention = { hooks: cond.hooks, maxScoreElements: opts.maxScoreElements };
+    return unet.forward(x, step.timestep, cond.embeddings, { step, rows: cond.rows, attention });
+  };
+}
+
+/**
+ * Wraps a conditional denoiser so that every call also runs these attention hooks (after any the caller passes),
+ * the way attention control (Prompt-to-Prompt, an attention store) joins a guided run.
+ *
+ * @param inner the conditional denoiser
+ * @param hooks the hooks to add (none: `inner` itself is returned)
+ * @example
+ * ```ts
+ * const model = withHooks(unetDenoiser(unet), composeResolvers(p2p.hooks, store.hooks));
+ * const denoise = cfgDenoiser(model, { cond, uncond, scale: 7.5 });
+ * ```
+ */
+export function withHooks(inner: NoiseModel, ...hooks: (AttentionHookResolver | undefined)[]): NoiseModel {
+  const added = hooks.filter((h): h is AttentionHookResolver => h !== undefined);
+  if (added.length === 0) return inner;
+  return (x, step, cond) => inner(x, step, { ...cond, hooks: composeResolvers(...added, cond.hooks) });
 }
 
 /**
@@ -77,7 +68,14 @@ export function classifierFreeGuidance(epsUncond: tf.Tensor4D, epsCond: tf.Tenso
   return tf.tidy(() => tf.add(epsUncond, tf.mul(tf.sub(epsCond, epsUncond), scale)));
 }
 
-/** Options of {@link cfgDenoiser}. */
+/**
+ * Options of {@link cfgDenoiser}.
+ *
+ * @example
+ * ```ts
+ * const o: CfgOptions = { cond, uncond, scale: 7.5 };
+ * ```
+ */
 export interface CfgOptions {
   /** Text embeddings of each image's prompt, `[B, T, D]` (row b conditions latent b). */
   cond: tf.Tensor3D;
@@ -87,19 +85,17 @@ export interface CfgOptions {
   scale: number;
   /** Which prompt each latent row belongs to (default: row b is prompt b). */
   prompts?: readonly number[];
-  /** Attention hooks for every call. */
-  hooks?: AttentionHookResolver;
 }
 
 /**
- * A denoiser with classifier-free guidance: one batched model call per step with rows `[uncond × B, cond × B]`
- * (diffusers' order), roles passed to hooks, then {@link classifierFreeGuidance}.
+ * Classifier-free guidance as a denoiser wrapper: one call of the conditional denoiser per step with rows
+ * `[uncond × B, cond × B]` (diffusers' order) and their roles, then {@link classifierFreeGuidance}.
  *
- * @param model the batched noise model
- * @param opts  embeddings, scale, prompt indices, hooks
+ * @param model the conditional denoiser (`unetDenoiser(unet)`, maybe `withHooks(...)`)
+ * @param opts  embeddings, scale, prompt indices
  * @example
  * ```ts
- * const denoise = cfgDenoiser(unetNoiseModel(unet), { cond, uncond, scale: 7.5 });
+ * const denoise = cfgDenoiser(unetDenoiser(unet), { cond, uncond, scale: 7.5 });
  * const eps = denoise(x, { index: 0, count: 50, timestep: 981 });
  * ```
  */
@@ -116,10 +112,9 @@ export function cfgDenoiser(model: NoiseModel, opts: CfgOptions): Denoiser {
   return (x, step) => {
     if (x.shape[0] !== b) throw new ShapeMismatchError('latents', [b, null, null, null], x.shape);
     return tf.tidy(() => {
-      const call: NoiseModelCall = { step, rows, ...(opts.hooks ? { hooks: opts.hooks } : {}) };
-      if (!guided) return model(x, step.timestep, opts.cond, call);
+      if (!guided) return model(x, step, { embeddings: opts.cond, rows });
       const uncond = opts.uncond.shape[0] === b ? opts.uncond : tf.tile(opts.uncond, [b, 1, 1]);
-      const eps = model(tf.concat([x, x]), step.timestep, tf.concat([uncond, opts.cond]), call);
+      const eps = model(tf.concat([x, x]), step, { embeddings: tf.concat([uncond, opts.cond]), rows });
       const [u, c] = tf.split(eps, 2) as [tf.Tensor4D, tf.Tensor4D];
       return classifierFreeGuidance(u, c, opts.scale);
     });

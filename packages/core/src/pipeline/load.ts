@@ -20,7 +20,7 @@ import type { AutoencoderKLConfig } from '../vae/config.js';
 import { loadVae } from '../vae/vae.js';
 import { assertFitsBackend, weightBytes } from './memory.js';
 import { modelFolderFiles, WEIGHTS_NAMES } from '../io/model-folder.js';
-import type { StableDiffusion } from './txt2img.js';
+import type { StableDiffusion } from '../types.js';
 
 /** A loaded pipeline; `dispose()` frees every model. */
 export interface LoadedStableDiffusion extends StableDiffusion {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError, ShapeMismatchError } from '../errors.js';
 import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
 import type { RowRole, StepInfo } from '../unet/hooks.js';
-import { cfgDenoiser, classifierFreeGuidance, type NoiseModel, type NoiseModelCall } from './denoiser.js';
+import { cfgDenoiser, classifierFreeGuidance, type Conditioning, type NoiseModel } from './denoiser.js';
 import { runLoop, sampleLoop } from './sample.js';
 
 beforeAll(async () => {
@@ -17,8 +17,10 @@ const ddim: SchedulerConfig = {
 const step0: StepInfo = { index: 0, count: 1, timestep: 500 };
 
 /** A toy noise model: eps_r = x_r * (mean of row r's embedding) + 0.01 * t; records the rows it was called with. */
-function toyModel(calls: NoiseModelCall[]): NoiseModel {
-  return (x, t, ehs, call) => {
+function toyModel(calls: Conditioning[]): NoiseModel {
+  return (x, step, call) => {
+    const t = step.timestep;
+    const ehs = call.embeddings;
     calls.push(call);
     return tf.tidy(() => tf.add(tf.mul(x, tf.reshape(tf.mean(ehs, [1, 2]), [-1, 1, 1, 1])), 0.01 * t) as tf.Tensor4D);
   };
@@ -34,7 +36,7 @@ describe('classifier-free guidance', () => {
   });
 
   it('makes one batched call with [uncond x B, cond x B] rows and combines them', () => {
-    const calls: NoiseModelCall[] = [];
+    const calls: Conditioning[] = [];
     const cond = tf.tensor3d([[[1, 1]], [[3, 3]]]); // means 1 and 3
     const uncond = tf.tensor3d([[[0.5, 0.5]]]); // shared by both rows
     const x = tf.ones([2, 1, 1, 1]) as tf.Tensor4D;
@@ -51,7 +53,7 @@ describe('classifier-free guidance', () => {
   });
 
   it('evaluates only the conditional rows at scale <= 1 and checks shapes', () => {
-    const calls: NoiseModelCall[] = [];
+    const calls: Conditioning[] = [];
     const cond = tf.ones([1, 1, 2]) as tf.Tensor3D;
     const d = cfgDenoiser(toyModel(calls), { cond, uncond: cond, scale: 1 });
     const x = tf.ones([1, 2, 2, 1]) as tf.Tensor4D;

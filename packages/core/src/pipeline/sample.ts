@@ -8,8 +8,7 @@ import { OptionError } from '../errors.js';
 import type { Generator } from '../random.js';
 import { randn } from '../random.js';
 import type { Scheduler, SchedulerPlan, StepOptions } from '../schedulers/index.js';
-import type { StepInfo } from '../unet/hooks.js';
-import type { Denoiser } from './denoiser.js';
+import type { Denoiser, StepInfo } from '../types.js';
 
 /**
  * One finished step. `latents` and `x0Pred` stay valid until the loop resumes; keep a clone to hold them longer.

@@ -4,28 +4,18 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ClipTextModel } from '../clip/text-model.js';
-import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { ShapeMismatchError } from '../errors.js';
 import { createGenerator } from '../random.js';
 import { randn } from '../random.js';
-import type { Scheduler } from '../schedulers/index.js';
 import type { AttentionHookResolver } from '../unet/hooks.js';
-import type { UNet2DConditionModel } from '../unet/unet.js';
 import type { AutoencoderKL } from '../vae/vae.js';
+import type { StableDiffusion } from '../types.js';
 import { promptBatch, latentSize } from './batch.js';
-import { cfgDenoiser, unetNoiseModel } from './denoiser.js';
+import { cfgDenoiser, unetDenoiser, withHooks } from './denoiser.js';
 import { sampleLoop, type StepEvent } from './sample.js';
 import { encodePrompts, type TruncatedPrompt } from './text.js';
 
-/** The parts of a Stable Diffusion pipeline. */
-export interface StableDiffusion {
-  tokenizer: ClipTokenizer;
-  textEncoder: ClipTextModel;
-  unet: UNet2DConditionModel;
-  vae: AutoencoderKL;
-  scheduler: Scheduler;
-}
+export type { StableDiffusion } from '../types.js';
 
 /** Options of {@link textToImage}. */
 export interface TextToImageOptions {
@@ -109,9 +99,8 @@ export async function* textToImage(sd: StableDiffusion, opts: TextToImageOptions
   const gen = createGenerator(opts.seed ?? 0);
   const start = opts.latents ? tf.clone(opts.latents) : (randn(shape, gen) as tf.Tensor4D);
   try {
-    const denoise = cfgDenoiser(unetNoiseModel(sd.unet), {
+    const denoise = cfgDenoiser(withHooks(unetDenoiser(sd.unet), opts.hooks), {
       cond: cond.embeddings, uncond: uncond?.embeddings ?? cond.embeddings, scale, prompts: promptIndex,
-      ...(opts.hooks ? { hooks: opts.hooks } : {}),
     });
     const loop = sampleLoop(denoise, sd.scheduler, {
       latents: start, numInferenceSteps: opts.numInferenceSteps ?? 50, eta: opts.eta ?? 0, generator: gen,

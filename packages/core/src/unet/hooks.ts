@@ -9,40 +9,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { AttentionSlice } from '../nn/attention.js';
 import { resolveUNetConfig, type ResolvedUNetConfig, type UNet2DConditionConfig } from './config.js';
 
-/**
- * What one batch row is: the unconditional or conditional half of a prompt under CFG, or a SEGA concept row.
- *
- * @example
- * ```ts
- * const rows: RowRole[] = [{ role: 'uncond', prompt: 0 }, { role: 'cond', prompt: 0 }, { role: 'cond', prompt: 1 }];
- * ```
- */
-export interface RowRole {
-  role: 'uncond' | 'cond' | 'concept';
-  /** Index of the prompt the row belongs to (P2P: 0 = source, 1..n = targets). */
-  prompt: number;
-  /** For `concept` rows: the index of the concept. */
-  concept?: number;
-}
-
-/**
- * The sampling step a UNet call belongs to, passed down from the loop.
- *
- * @example
- * ```ts
- * const step: StepInfo = { index: 0, count: 50, timestep: 981 };
- * ```
- */
-export interface StepInfo {
-  /** 0-based sampler step index (`plan.callStep[call]`: both model calls of a Heun step share it). */
-  index: number;
-  /** Number of sampler steps of the loop (`plan.numSteps`). */
-  count: number;
-  /** The timestep value passed to the UNet. */
-  timestep: number;
-  /** 0-based index of the model call in the loop (equals `index` for one-call samplers); absent outside a loop. */
-  call?: number | undefined;
-}
+export type { RowRole, StepInfo } from '../types.js';
+import type { RowRole, StepInfo } from '../types.js';
 
 /**
  * Where an attention call happens, built by the UNet for every call (and every chunk of it).

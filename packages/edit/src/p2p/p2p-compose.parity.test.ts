@@ -8,11 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@semedit/core/backend';
 import { loadClipTextModel, loadClipTokenizer } from '@semedit/core/clip';
-import { encodePrompts, runLoop, sampleLoop, unetNoiseModel, type StableDiffusion } from '@semedit/core/pipeline';
+import { encodePrompts, runLoop, sampleLoop, unetDenoiser, withHooks, type StableDiffusion } from '@semedit/core/pipeline';
 import { createScheduler, type SchedulerConfig } from '@semedit/core/schedulers';
 import { nchwToNhwcTensor } from '@semedit/core/tensor';
 import { checkAgainstFixture, readFixtureTensor, readManifest } from '@semedit/core/testing';
-import { composeResolvers, loadUNet, type AttentionHookResolver } from '@semedit/core/unet';
+import { loadUNet, type AttentionHookResolver } from '@semedit/core/unet';
 import { loadVae } from '@semedit/core/vae';
 import { segaDenoiser, type SegaConcept } from '../sega/index.js';
 import { attentionReplace } from './controllers.js';
@@ -70,9 +70,8 @@ async function run(concept: SegaConcept) {
   const cond = encodePrompts(sd.tokenizer, sd.textEncoder, c.prompts).embeddings;
   const uncond = encodePrompts(sd.tokenizer, sd.textEncoder, ['', '']).embeddings;
   const smile = encodePrompts(sd.tokenizer, sd.textEncoder, ['a smiling face']).embeddings;
-  const denoise = segaDenoiser(unetNoiseModel(sd.unet), {
+  const denoise = segaDenoiser(withHooks(unetDenoiser(sd.unet), g.pre, ctl.hooks, g.post, store.hooks), {
     cond, uncond, concepts: [smile], scale: params.guidance_scale, edit: { concepts: [concept] }, recordGuidance: false,
-    hooks: composeResolvers(g.pre, ctl.hooks, g.post, store.hooks),
   });
   const start = tf.tile(initial, [2, 1, 1, 1]) as tf.Tensor4D;
   const final = await runLoop(sampleLoop(denoise, sd.scheduler, { latents: start, numInferenceSteps: steps }));

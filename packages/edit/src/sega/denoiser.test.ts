@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError, ShapeMismatchError, createGenerator } from '@semedit/core';
-import type { NoiseModel, NoiseModelCall } from '@semedit/core/pipeline';
+import type { Conditioning, NoiseModel } from '@semedit/core/pipeline';
 import type { StepInfo } from '@semedit/core/unet';
 import { segaDenoiser, type SegaDenoiserOptions } from './denoiser.js';
 import { disposeSegaState, initSegaState, segaGuidance } from './sega.js';
@@ -12,8 +12,10 @@ beforeAll(async () => {
 });
 
 /** Toy noise model: eps_r = x_r · mean(ehs_r) + 0.001 t (row-independent, so chunking cannot change it). */
-function toyModel(calls: NoiseModelCall[]): NoiseModel {
-  return (x, t, ehs, call) => {
+function toyModel(calls: Conditioning[]): NoiseModel {
+  return (x, step, call) => {
+    const t = step.timestep;
+    const ehs = call.embeddings;
     calls.push(call);
     return tf.tidy(() => tf.add(tf.mul(x, tf.reshape(tf.mean(ehs, [1, 2]), [-1, 1, 1, 1])), 0.001 * t) as tf.Tensor4D);
   };
@@ -37,14 +39,14 @@ describe('segaDenoiser', () => {
   it('makes one call per step with [uncond x B, cond x B, concept rows] and the roles, equal to segaGuidance on the split', () => {
     const before = tf.memory().numTensors;
     const s = setup();
-    const calls: NoiseModelCall[] = [];
+    const calls: Conditioning[] = [];
     const d = segaDenoiser(toyModel(calls), { cond: s.cond, uncond: s.uncond, concepts: s.concepts, scale: 7.5, edit, prompts: [0, 1] });
     let state = initSegaState();
     for (const [i, step] of steps.entries()) {
       const eps = d(s.xs[i]!, step);
       // The same step by hand: evaluate the rows separately and call the pure function.
       const m = toyModel([]);
-      const part = (e: tf.Tensor3D) => m(s.xs[i]!, step.timestep, e.shape[0] === 2 ? e : tf.tile(e, [2, 1, 1]), { step, rows: [] });
+      const part = (e: tf.Tensor3D) => m(s.xs[i]!, step, { embeddings: e.shape[0] === 2 ? e : tf.tile(e, [2, 1, 1]), rows: [] });
       const prev = state;
       let next = prev;
       const r = tf.tidy(() => {
@@ -74,8 +76,8 @@ describe('segaDenoiser', () => {
     const s = setup();
     const full: number[][] = [];
     const chunked: number[][] = [];
-    const callsFull: NoiseModelCall[] = [];
-    const callsChunked: NoiseModelCall[] = [];
+    const callsFull: Conditioning[] = [];
+    const callsChunked: Conditioning[] = [];
     const a = segaDenoiser(toyModel(callsFull), { cond: s.cond, uncond: s.uncond, concepts: s.concepts, scale: 5, edit });
     const b = segaDenoiser(toyModel(callsChunked), { cond: s.cond, uncond: s.uncond, concepts: s.concepts, scale: 5, edit, conceptChunk: 2 });
     for (const [i, step] of steps.entries()) {
@@ -99,7 +101,7 @@ describe('segaDenoiser', () => {
     const edited = steps.map((step, i) => rec(s.xs[i]!, step));
     const guidance = rec.takeRecorded();
     expect(rec.recorded).toHaveLength(0);
-    const calls: NoiseModelCall[] = [];
+    const calls: Conditioning[] = [];
     const rep = segaDenoiser(toyModel(calls), { cond: s.cond, uncond: s.uncond, concepts: [], scale: 7.5, edit: { concepts: [] }, replayGuidance: guidance });
     steps.forEach((step, i) => {
       const e = rep(s.xs[i]!, step);
@@ -119,12 +121,12 @@ describe('segaDenoiser', () => {
     const opts = { cond: s.cond, uncond: s.uncond, concepts: s.concepts, scale: 1, edit };
     expect(() => segaDenoiser(toyModel([]), opts)).toThrow(OptionError);
     expect(() => segaDenoiser(toyModel([]), opts)).toThrow(/guidanceScale.*skip-edits/);
-    const calls: NoiseModelCall[] = [];
+    const calls: Conditioning[] = [];
     const d = segaDenoiser(toyModel(calls), { ...opts, lowGuidance: 'skip-edits' });
     expect(d.editsSkipped).toBe(true);
     const eps = d(s.xs[0]!, steps[0]!);
     expect(calls[0]!.rows).toEqual([{ role: 'cond', prompt: 0 }, { role: 'cond', prompt: 1 }]);
-    const plain = toyModel([])(s.xs[0]!, steps[0]!.timestep, s.cond, { step: steps[0]!, rows: [] });
+    const plain = toyModel([])(s.xs[0]!, steps[0]!, { embeddings: s.cond, rows: [] });
     expect(Array.from(eps.dataSync())).toEqual(Array.from(plain.dataSync()));
     d.dispose();
     tf.dispose([eps, plain, ...s.xs, s.cond, s.uncond, ...s.concepts]);

@@ -1,5 +1,6 @@
 /**
- * SEGA as a denoiser wrapper (style.md 3.3): each step makes ONE batched {@link NoiseModel} call with rows
+ * SEGA as a denoiser wrapper (style.md 3.3): it wraps a conditional denoiser (the UNet, with any attention hooks
+ * added by `withHooks`) and returns a denoiser; each step makes ONE batched call with rows
  * `[uncond × B, cond × B, concept₀ × B, …, concept_{C−1} × B]` (diffusers' order), tells attention hooks each row's
  * role (`uncond` / `cond` / `concept` with its index), and combines the predictions with {@link segaGuidance}.
  * Concept rows can be evaluated in chunks to bound memory; the result is the same.
@@ -7,8 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '@semedit/core';
-import type { Denoiser, NoiseModel, NoiseModelCall } from '@semedit/core/pipeline';
-import type { AttentionHookResolver, RowRole, StepInfo } from '@semedit/core/unet';
+import type { Conditioning, Denoiser, NoiseModel } from '@semedit/core/pipeline';
+import type { RowRole, StepInfo } from '@semedit/core/unet';
 import { resolveSegaParams, type SegaEditParams } from './concepts.js';
 import { disposeSegaState, initSegaState, segaGuidance, type SegaPhase, type SegaState } from './sega.js';
 
@@ -33,8 +34,6 @@ export interface SegaDenoiserOptions {
   edit: SegaEditParams;
   /** Which prompt each latent row belongs to (default: row b is prompt b). */
   prompts?: readonly number[];
-  /** Attention hooks, passed to every call with the row roles. */
-  hooks?: AttentionHookResolver;
   /** Concepts per model call (default: all in the one call). Smaller bounds memory; the result is the same. */
   conceptChunk?: number;
   /** Keep each step's semantic guidance term (diffusers' `sem_guidance`), default true. */
@@ -79,14 +78,15 @@ function replayAt(r: SegaDenoiserOptions['replayGuidance'], i: number): tf.Tenso
 }
 
 /**
- * Wraps a batched noise model into a SEGA denoiser: one call per step (or one per concept chunk) with roles for
- * every row, then {@link segaGuidance} with the momentum carried from step to step.
+ * Wraps a conditional denoiser into a SEGA denoiser: one call per step (or one per concept chunk) with roles for
+ * every row, then {@link segaGuidance} with the momentum carried from step to step (advanced once per
+ * `step.index`).
  *
- * @param model the batched noise model (`unetNoiseModel(unet)`, or a toy in tests)
+ * @param model the conditional denoiser (`unetDenoiser(unet)`, `withHooks(...)` of it, or a toy in tests)
  * @param opts  embeddings, CFG scale, edit settings, hooks, chunking, recording and replay
  * @example
  * ```ts
- * const denoise = segaDenoiser(unetNoiseModel(unet), { cond, uncond, concepts: [smile], scale: 7.5, edit: { concepts: [{ warmup: 5 }] } });
+ * const denoise = segaDenoiser(unetDenoiser(unet), { cond, uncond, concepts: [smile], scale: 7.5, edit: { concepts: [{ warmup: 5 }] } });
  * const final = await runLoop(sampleLoop(denoise, scheduler, { latents, numInferenceSteps: 50 }));
  * const guidance = denoise.takeRecorded(); // 50 × [1, 64, 64, 4]
  * denoise.dispose();
@@ -123,12 +123,12 @@ export function segaDenoiser(model: NoiseModel, opts: SegaDenoiserOptions): Sega
   let recorded: (tf.Tensor4D | undefined)[] = [];
   const phases: SegaPhase[] = [];
 
-  const call = (step: StepInfo, rows: RowRole[]): NoiseModelCall => ({ step, rows, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  const call = (embeddings: tf.Tensor3D, rows: RowRole[]): Conditioning => ({ embeddings, rows });
   const denoise = ((x: tf.Tensor4D, step: StepInfo): tf.Tensor4D => {
     if (x.shape[0] !== b) throw new ShapeMismatchError('latents', [b, null, null, null], x.shape);
     if (!guided) {
       // diffusers: no CFG branch, no edits (reported through `editsSkipped`); a replay cannot apply either.
-      return tf.tidy(() => model(x, step.timestep, opts.cond, call(step, roles('cond'))));
+      return tf.tidy(() => model(x, step, call(opts.cond, roles('cond'))));
     }
     return tf.tidy(() => {
       const replay = replayAt(opts.replayGuidance, step.index);
@@ -139,7 +139,7 @@ export function segaDenoiser(model: NoiseModel, opts: SegaDenoiserOptions): Sega
         const ehs = [...(start === 0 ? [tileTo(opts.uncond, b), opts.cond] : []), ...ids.map((c) => tileTo(opts.concepts[c]!, b))];
         const rows = [...(start === 0 ? [...roles('uncond'), ...roles('cond')] : []), ...ids.flatMap((c) => roles('concept', c))];
         const xs = tf.concat(Array.from({ length: ehs.length }, () => x));
-        outs.push(model(xs, step.timestep, tf.concat(ehs), call(step, rows)));
+        outs.push(model(xs, step, call(tf.concat(ehs), rows)));
       }
       const eps = outs.length === 1 ? outs[0]! : tf.concat(outs);
       const parts = tf.split(eps, 2 + C) as tf.Tensor4D[];

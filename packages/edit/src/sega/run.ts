@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError, createGenerator, randn } from '@semedit/core';
 import {
-  decodeLatents, encodePrompts, latentSize, promptBatch, sampleLoop, unetNoiseModel, type StableDiffusion, type StepEvent, type TruncatedPrompt,
+  decodeLatents, encodePrompts, latentSize, promptBatch, sampleLoop, unetDenoiser, withHooks, type StableDiffusion, type StepEvent, type TruncatedPrompt,
 } from '@semedit/core/pipeline';
 import type { AttentionHookResolver } from '@semedit/core/unet';
 import type { SegaConcept } from './concepts.js';
@@ -133,7 +133,7 @@ export async function* segaToImage(sd: StableDiffusion, opts: SegaRunOptions): A
       owned.push(e);
       return e;
     });
-    const denoise = segaDenoiser(unetNoiseModel(sd.unet), {
+    const denoise = segaDenoiser(withHooks(unetDenoiser(sd.unet), opts.hooks), {
       cond: cond.embeddings, uncond: uncond.embeddings, concepts: conceptEmb, scale,
       edit: {
         concepts: opts.concepts.map(({ prompt: _p, embeddings: _e, ...settings }) => settings),
@@ -141,7 +141,6 @@ export async function* segaToImage(sd: StableDiffusion, opts: SegaRunOptions): A
         ...(opts.momBeta !== undefined ? { momBeta: opts.momBeta } : {}),
       },
       prompts: promptIndex,
-      ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.conceptChunk !== undefined ? { conceptChunk: opts.conceptChunk } : {}),
       ...(opts.replayGuidance ? { replayGuidance: opts.replayGuidance } : {}),
       recordGuidance: opts.recordGuidance ?? true,
