@@ -254,3 +254,24 @@ export class ClipConfigError extends ConfigError {
     super('E_CLIP_CONFIG', `${file ? `${file}: ` : ''}config key "${key}": ${detail}`, 'CLIP', [key], file);
   }
 }
+
+/**
+ * A NaN or an infinity appeared where a finite number is needed: the message says where it first appeared (the
+ * starting latents, the denoiser's output or the scheduler's step at a given step), so a broken weight, a
+ * scheduler setting or an extreme option is found instead of an all-black image.
+ *
+ * @example
+ * ```ts
+ * try { await runTextToImage(sd, { prompt: 'a cat', guidanceScale: 1e308 }); }
+ * catch (e) { if (e instanceof NonFiniteError) console.log(e.where, e.step?.index); }
+ * ```
+ */
+export class NonFiniteError extends SemeditError {
+  /**
+   * @param where what held the non-finite value
+   * @param step  the sampling step, when inside a loop
+   */
+  constructor(readonly where: string, readonly step: { index: number; count: number; timestep: number } | undefined) {
+    super('E_NON_FINITE', `NaN or Inf in ${where}${step ? ` at step ${step.index + 1} of ${step.count} (timestep ${step.timestep})` : ''}`);
+  }
+}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OptionError, ShapeMismatchError } from '../errors.js';
+import { NonFiniteError, OptionError, ShapeMismatchError } from '../errors.js';
 import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
 import type { RowRole, StepInfo } from '../unet/hooks.js';
 import { cfgDenoiser, classifierFreeGuidance, type Conditioning, type NoiseModel } from './denoiser.js';
@@ -119,5 +119,45 @@ describe('sampleLoop', () => {
     await expect(runLoop(sampleLoop((x) => tf.zerosLike(x), scheduler, { latents, numInferenceSteps: 0 }))).rejects.toThrow(OptionError);
     await expect(runLoop(sampleLoop((x) => tf.zerosLike(x), scheduler, { latents, numInferenceSteps: 3, eta: 1 }))).rejects.toThrow(/generator/);
     latents.dispose();
+  });
+
+  it('stops with NonFiniteError where a NaN or Inf first appears, leaking nothing', async () => {
+    const scheduler = createScheduler(ddim);
+    const latents = tf.ones([1, 2, 2, 1]) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const nanAt1 = (x: tf.Tensor4D, step: StepInfo) => (step.index === 1 ? tf.fill(x.shape, NaN) : tf.zerosLike(x)) as tf.Tensor4D;
+    const err = await runLoop(sampleLoop(nanAt1, scheduler, { latents, numInferenceSteps: 3 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as NonFiniteError).step?.index).toBe(1);
+    expect((err as NonFiniteError).message).toMatch(/denoiser output .* at step 2 of 3/);
+    expect(tf.memory().numTensors).toBe(before);
+    const inf = tf.tensor4d([1, Infinity, 0, 0], [1, 2, 2, 1]);
+    await expect(runLoop(sampleLoop((x) => tf.zerosLike(x), scheduler, { latents: inf, numInferenceSteps: 2 }))).rejects.toThrow(/starting latents/);
+    const off = await runLoop(sampleLoop(nanAt1, scheduler, { latents, numInferenceSteps: 3, checkFinite: false }));
+    expect(Number.isNaN(off.dataSync()[0])).toBe(true);
+    tf.dispose([latents, inf, off]);
+  });
+
+  it('yields to the event loop between steps, so timers fire during a run', async () => {
+    const scheduler = createScheduler(ddim);
+    const latents = tf.ones([1, 2, 2, 1]) as tf.Tensor4D;
+    let fired = 0;
+    let stepsWhenFired = -1;
+    let steps = 0;
+    const timer = setTimeout(() => {
+      fired++;
+      stepsWhenFired = steps;
+    }, 0);
+    const slow = (x: tf.Tensor4D) => {
+      const until = Date.now() + 3;
+      while (Date.now() < until); // a busy model call, as a real UNet is
+      steps++;
+      return tf.zerosLike(x);
+    };
+    const final = await runLoop(sampleLoop(slow, scheduler, { latents, numInferenceSteps: 6 }));
+    clearTimeout(timer);
+    expect(fired).toBe(1);
+    expect(stepsWhenFired).toBeLessThan(6); // it fired while the loop still had steps to run
+    tf.dispose([latents, final]);
   });
 });

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { OptionError } from '../errors.js';
+import { NonFiniteError, OptionError } from '../errors.js';
 import type { Generator } from '../random.js';
 import { randn } from '../random.js';
 import type { Scheduler, SchedulerPlan, StepOptions } from '../schedulers/index.js';
@@ -46,6 +46,19 @@ export interface SampleOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stops the loop before the next step when aborted. */
   signal?: AbortSignal;
+  /**
+   * Check after every step that the denoiser's output and the new latents are finite (default true): a NaN or
+   * Inf throws {@link NonFiniteError} naming the step and where it first appeared, instead of decoding garbage.
+   */
+  checkFinite?: boolean;
+}
+
+/** Yields to the event loop (timers, I/O) between steps, so a server or notebook stays responsive. */
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** 1 where every element is finite, else 0 (a scalar; NaN and ±Inf both fail). */
+function allFinite(t: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.cast(tf.all(tf.isFinite(t)), 'float32') as tf.Scalar);
 }
 
 /**
@@ -69,6 +82,13 @@ export async function* sampleLoop(denoiser: Denoiser, scheduler: Scheduler, opts
   const eta = opts.eta ?? 0;
   if (eta !== 0 && !opts.generator) throw new OptionError('eta', 'a generator is needed for the noise of eta > 0');
   if (scheduler.stochastic && !opts.generator) throw new OptionError('generator', `${scheduler.className} draws noise at every step: pass a seeded generator`);
+  const checkFinite = opts.checkFinite ?? true;
+  if (checkFinite) {
+    const ok = allFinite(opts.latents);
+    const finite = ok.dataSync()[0] === 1;
+    ok.dispose();
+    if (!finite) throw new NonFiniteError('the starting latents', undefined);
+  }
   let state = scheduler.initState(plan);
   let x = tf.tidy(() => tf.mul(opts.latents, plan.initNoiseSigma) as tf.Tensor4D);
   let x0: tf.Tensor4D | undefined;
@@ -83,9 +103,18 @@ export async function* sampleLoop(denoiser: Denoiser, scheduler: Scheduler, opts
         const eps = denoiser(input, step);
         const out = scheduler.step(eps, i, x, state, stepOpts);
         state = out.state;
-        return out.predOriginalSample ? { prev: out.prevSample, x0: out.predOriginalSample } : { prev: out.prevSample };
-      }) as { prev: tf.Tensor4D; x0?: tf.Tensor4D };
+        const finite = checkFinite ? tf.stack([allFinite(input), allFinite(eps), allFinite(out.prevSample)]) : undefined;
+        return { prev: out.prevSample, x0: out.predOriginalSample, finite };
+      }) as { prev: tf.Tensor4D; x0?: tf.Tensor4D; finite?: tf.Tensor1D };
       noise?.dispose();
+      if (r.finite) {
+        const [inOk, epsOk, outOk] = r.finite.dataSync();
+        r.finite.dispose();
+        if (inOk !== 1 || epsOk !== 1 || outOk !== 1) {
+          tf.dispose([r.prev, r.x0]);
+          throw new NonFiniteError(inOk !== 1 ? "the scheduler's scaled model input" : epsOk !== 1 ? 'the denoiser output (UNet and guidance)' : "the scheduler's step output", step);
+        }
+      }
       x.dispose();
       x = r.prev;
       x0 = r.x0;
@@ -98,6 +127,7 @@ export async function* sampleLoop(denoiser: Denoiser, scheduler: Scheduler, opts
       }
       opts.onProgress?.(i + 1, count);
       yield ev;
+      await nextTick();
       x0?.dispose();
       x0 = undefined;
     }
@@ -117,14 +147,16 @@ function checkSteps(n: number | undefined): number {
 }
 
 /**
- * Runs {@link sampleLoop} to the end and returns the final latents.
+ * Runs any of the step generators (a sampling loop, `textToImage`, SEGA, Prompt-to-Prompt, `edit`) to the end and
+ * returns its result.
  *
+ * @param loop the generator
  * @example
  * ```ts
  * const final = await runLoop(sampleLoop(denoise, scheduler, { latents, numInferenceSteps: 10 }));
  * ```
  */
-export async function runLoop(loop: AsyncGenerator<StepEvent, tf.Tensor4D>): Promise<tf.Tensor4D> {
+export async function runLoop<T, R>(loop: AsyncGenerator<T, R>): Promise<R> {
   let r = await loop.next();
   while (!r.done) r = await loop.next();
   return r.value;

@@ -12,33 +12,38 @@ import type { AutoencoderKL } from '../vae/vae.js';
 import type { StableDiffusion } from '../types.js';
 import { promptBatch, latentSize } from './batch.js';
 import { cfgDenoiser, unetDenoiser, withHooks } from './denoiser.js';
-import { sampleLoop, type StepEvent } from './sample.js';
+import { runLoop, sampleLoop, type StepEvent } from './sample.js';
 import { encodePrompts, type TruncatedPrompt } from './text.js';
 
 export type { StableDiffusion } from '../types.js';
 
-/** Options of {@link textToImage}. */
-export interface TextToImageOptions {
-  /** One prompt, or one per image. */
-  prompt: string | readonly string[];
+/**
+ * The options every Stable Diffusion run shares (text-to-image, SEGA, Prompt-to-Prompt, `edit`): guidance, steps,
+ * size, start, hooks, callbacks. Each run adds its own prompts and edits.
+ *
+ * @example
+ * ```ts
+ * const o: GenerationOptions = { guidanceScale: 7.5, numInferenceSteps: 30, seed: 1 };
+ * ```
+ */
+export interface GenerationOptions {
   /** Negative prompt(s): one for all or one per prompt (default: the empty prompt). */
   negativePrompt?: string | readonly string[];
   /** Classifier-free guidance scale (default 7.5). */
   guidanceScale?: number;
   /** Denoising steps (default 50). */
   numInferenceSteps?: number;
-  /** Image size in pixels (default: the UNet's `sample_size` × the VAE factor); multiples of the VAE factor. */
+  /** Image height in pixels (default: the UNet's `sample_size` × the VAE factor); a multiple of the VAE factor. */
   height?: number;
+  /** Image width in pixels, as `height`. */
   width?: number;
-  /** Images per prompt (default 1). */
-  numImagesPerPrompt?: number;
   /** Seed of the starting noise (default 0); ignored when `latents` are given. */
   seed?: number;
-  /** Starting latents `[B, h, w, C]` at unit variance (the caller keeps ownership). */
+  /** Starting latents at unit variance (the caller keeps ownership). */
   latents?: tf.Tensor4D;
   /** DDIM η (default 0). */
   eta?: number;
-  /** Attention hooks for every UNet call. */
+  /** Attention hooks for every UNet call (they see each row's role). */
   hooks?: AttentionHookResolver;
   /** May replace the latents after a step (ownership passes to the loop). */
   onStepEnd?: (ev: StepEvent) => tf.Tensor4D | undefined | void;
@@ -46,6 +51,23 @@ export interface TextToImageOptions {
   onProgress?: (done: number, total: number) => void;
   /** Over-long prompts: `warn` (default, reported in the result) or `error`. */
   onTruncate?: 'warn' | 'error';
+  /** Stops the run before the next step when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of {@link textToImage}.
+ *
+ * @example
+ * ```ts
+ * const o: TextToImageOptions = { prompt: ['a red circle', 'a blue square'], numImagesPerPrompt: 2 };
+ * ```
+ */
+export interface TextToImageOptions extends GenerationOptions {
+  /** One prompt, or one per image. */
+  prompt: string | readonly string[];
+  /** Images per prompt (default 1). */
+  numImagesPerPrompt?: number;
 }
 
 /** What {@link textToImage} returns when done (the caller owns the tensors). */
@@ -104,7 +126,7 @@ export async function* textToImage(sd: StableDiffusion, opts: TextToImageOptions
     });
     const loop = sampleLoop(denoise, sd.scheduler, {
       latents: start, numInferenceSteps: opts.numInferenceSteps ?? 50, eta: opts.eta ?? 0, generator: gen,
-      ...(opts.onStepEnd ? { onStepEnd: opts.onStepEnd } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      onStepEnd: opts.onStepEnd, onProgress: opts.onProgress, signal: opts.signal,
     });
     let r = await loop.next();
     while (!r.done) {
@@ -128,8 +150,5 @@ export async function* textToImage(sd: StableDiffusion, opts: TextToImageOptions
  * ```
  */
 export async function runTextToImage(sd: StableDiffusion, opts: TextToImageOptions): Promise<TextToImageResult> {
-  const run = textToImage(sd, opts);
-  let r = await run.next();
-  while (!r.done) r = await run.next();
-  return r.value;
+  return runLoop(textToImage(sd, opts));
 }

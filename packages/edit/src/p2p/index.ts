@@ -11,4 +11,4 @@ export * from './store.js';
 export * from './controllers.js';
 export * from './local-blend.js';
 export * from './maps.js';
-export * from './run.js';
+export * from './setup.js';

@@ -7,4 +7,3 @@ export * from './quantile.js';
 export * from './concepts.js';
 export * from './sega.js';
 export * from './denoiser.js';
-export * from './run.js';

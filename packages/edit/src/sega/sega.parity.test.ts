@@ -13,7 +13,7 @@ import { loadUNet, type AttentionContext, type RowRole } from '@semedit/core/une
 import { loadVae } from '@semedit/core/vae';
 import { segaParamsFromDiffusers, type DiffusersSegaArgs } from './concepts.js';
 import { quantile } from './quantile.js';
-import { segaToImage, type SegaRunOptions, type SegaRunResult } from './run.js';
+import { segaToImage, type SegaRunOptions, type SegaRunResult } from '../run/sega.js';
 
 // SEGA end to end against diffusers' SemanticStableDiffusionPipeline on the tiny components (sega-tiny): every
 // setting comes from params.json, every tolerance from fixture.json.
