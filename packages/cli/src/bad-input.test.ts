@@ -18,6 +18,7 @@ import { p2pCommand } from './commands/p2p.js';
 import { segaCommand } from './commands/sega.js';
 import { txt2imgCommand } from './commands/txt2img.js';
 import { OutputPathError } from './outputs.js';
+import { SEGA_DEFAULTS } from '@semedit/edit';
 
 let dir = '';
 let ckpt = '';
@@ -123,3 +124,26 @@ describe('inspection reads headers only', () => {
     await rm(file);
   });
 });
+
+describe('settings are validated before loading, in the flags typed', () => {
+  const model = () => join(dir, 'no-such-model');
+  const sega = (...extra: string[]) => segaCommand.run(['--model', model(), '--prompt', 'a cat', '--add', 'smile', '--out', join(dir, 'v', 'sega.png'), ...extra]);
+
+  it.each([
+    [['--threshold', '1.5'], 'threshold', /concept 0 \("smile"\).*\[0, 1\]/],
+    [['--mom-beta', '2'], 'mom-beta', /\[0, 1\]/],
+    [['--concept-chunk', '0'], 'concept-chunk', /positive integer/],
+    [['--steps', '2'], 'warmup', new RegExp(`equal the unedited image.*warm-up ${SEGA_DEFAULTS.warmup} >= 2 steps`)],
+    [['--weight', '-1', '--warmup', '0'], 'weight', /weight -1 <= 0/],
+    [['--cooldown', '3', '--warmup', '3'], 'cooldown', /cool-down 3 <= warm-up 3/],
+    [['--scale', 'lots'], 'scale', /finite number/],
+    [['--cfg', '1'], 'cfg', /guidance > 1/],
+  ])('sega %j is an OptionError on --%s before anything is loaded', async (extra, flag, msg) => {
+    const e = await rejection(sega(...extra));
+    expect(e).toBeInstanceOf(OptionError);
+    expect((e as OptionError).option).toBe(flag);
+    expect(e.message).toMatch(msg);
+    expect(existsSync(join(dir, 'v'))).toBe(false);
+  });
+});
+

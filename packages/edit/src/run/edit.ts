@@ -14,7 +14,7 @@ import {
 } from '@semedit/core/pipeline';
 import type { AttentionStore, LocalBlend, P2PController } from '../p2p/index.js';
 import { setupPromptEdit, type P2PEdit, type PromptEditParts } from '../p2p/setup.js';
-import type { SegaConcept } from '../sega/concepts.js';
+import { inactiveConcepts, resolveSegaParams, type SegaConcept } from '../sega/concepts.js';
 import { segaDenoiser, type LowGuidancePolicy, type SegaDenoiser } from '../sega/denoiser.js';
 import type { SegaPhase } from '../sega/sega.js';
 
@@ -109,7 +109,7 @@ export interface EditResult {
   controller: P2PController | undefined;
   store: AttentionStore | undefined;
   localBlend: LocalBlend | undefined;
-  /** Human-readable notes (skipped edits). */
+  /** Human-readable notes: concepts that cannot act (warm-up past the end, zero weight, …), skipped edits. */
   warnings: string[];
   /** Prompts (main, negative, concepts) cut to the model length. */
   truncated: TruncatedPrompt[];
@@ -129,17 +129,24 @@ function startLatents(opts: EditOptions, shape: [number, number, number, number]
 }
 
 /** Checks the edit settings that need no model, before anything is encoded or computed. */
-function checkEdits(opts: EditOptions): void {
+function checkEdits(opts: EditOptions, numSteps: number): string[] {
+  const warnings: string[] = [];
   if (opts.sega !== undefined) {
     if (typeof opts.sega !== 'object' || opts.sega === null || !Array.isArray(opts.sega.concepts)) throw new OptionError('sega.concepts', 'must be an array (empty for no concept)');
     opts.sega.concepts.forEach((c, i) => {
       if ((c.prompt === undefined) === (c.embeddings === undefined)) throw new OptionError(`sega.concepts[${i}]`, 'needs exactly one of prompt or embeddings');
     });
+    const params = resolveSegaParams({ guidanceScale: opts.guidanceScale ?? 7.5, ...opts.sega, concepts: opts.sega.concepts.map(({ prompt: _p, embeddings: _e, ...s }) => s) });
+    if (opts.sega.conceptChunk !== undefined && (!Number.isInteger(opts.sega.conceptChunk) || opts.sega.conceptChunk < 1)) {
+      throw new OptionError('sega.conceptChunk', `must be a positive integer, got ${opts.sega.conceptChunk}`);
+    }
+    for (const { index, reason } of inactiveConcepts(params, numSteps)) warnings.push(`SEGA concept ${index} (${opts.sega.concepts[index]!.prompt ?? 'embeddings'}) has no effect: ${reason}`);
   }
   if (opts.p2p !== undefined) {
     if (typeof opts.prompt !== 'string') throw new OptionError('prompt', 'with p2p, the source prompt must be one string');
     if ((opts.numImagesPerPrompt ?? 1) !== 1) throw new OptionError('numImagesPerPrompt', 'must be 1 with p2p (its rows share one starting latent)');
   }
+  return warnings;
 }
 
 /**
@@ -157,8 +164,8 @@ function checkEdits(opts: EditOptions): void {
  * ```
  */
 export async function* edit(sd: StableDiffusion, opts: EditOptions): AsyncGenerator<StepEvent, EditResult> {
-  checkEdits(opts);
   const numSteps = opts.numInferenceSteps ?? 50;
+  const notes = checkEdits(opts, numSteps);
   const scale = opts.guidanceScale ?? 7.5;
   const free: { dispose(): void }[] = [];
   const owned: tf.Tensor[] = [];
@@ -237,7 +244,7 @@ export async function* edit(sd: StableDiffusion, opts: EditOptions): AsyncGenera
     return {
       prompts: batch.prompts, latents, images, guidance, phases, editsApplied: !skipped,
       controller: p2p?.controller, store: p2p?.store, localBlend: p2p?.localBlend,
-      warnings: skipped ? [`guidance scale ${scale} <= 1: no classifier-free guidance, so the ${opts.sega!.concepts.length} SEGA concept(s) were not applied (diffusers' behaviour)`] : [],
+      warnings: skipped ? [...notes, `guidance scale ${scale} <= 1: no classifier-free guidance, so the ${opts.sega!.concepts.length} SEGA concept(s) were not applied (diffusers' behaviour)`] : notes,
       truncated,
       dispose: () => {
         tf.dispose([latents, images, ...guidance]);

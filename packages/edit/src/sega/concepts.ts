@@ -140,6 +140,30 @@ export function resolveSegaParams(p: SegaParams): ResolvedSegaParams {
 }
 
 /**
+ * The concepts that can never act in a run of `numSteps` steps, each with the reason in the user's terms: a
+ * warm-up that reaches the end, a cool-down at or before the warm-up, a zero scale, or a weight ≤ 0 (the weights
+ * are clamped at 0, as diffusers does). An edit whose every concept is listed would return the unedited image.
+ *
+ * @param p        resolved SEGA parameters
+ * @param numSteps sampler steps of the run
+ * @example
+ * ```ts
+ * inactiveConcepts(resolveSegaParams({ guidanceScale: 7.5, concepts: [{ warmup: 10 }] }), 2);
+ * // [{ index: 0, reason: 'warm-up 10 >= 2 steps: it never starts' }]
+ * ```
+ */
+export function inactiveConcepts(p: ResolvedSegaParams, numSteps: number): { index: number; reason: string }[] {
+  return p.concepts.flatMap((c, index) => {
+    const reason = c.warmup >= numSteps ? `warm-up ${c.warmup} >= ${numSteps} steps: it never starts`
+      : c.cooldown <= c.warmup ? `cool-down ${c.cooldown} <= warm-up ${c.warmup}: it never acts`
+        : c.scale === 0 ? 'scale 0: it adds nothing'
+          : c.weight <= 0 ? `weight ${c.weight} <= 0 (clamped to 0): it adds nothing`
+            : undefined;
+    return reason === undefined ? [] : [{ index, reason }];
+  });
+}
+
+/**
  * diffusers' SEGA keyword arguments (each per-concept one a scalar for all or a list), e.g. a fixture's params.
  *
  * @example
