@@ -5,6 +5,7 @@
 import type { Command } from './command.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
+import { editCommand } from './edit.js';
 import { inspectCommand } from './inspect.js';
 import { p2pCommand } from './p2p.js';
 import { segaCommand } from './sega.js';
@@ -27,4 +28,5 @@ export const commands: Readonly<Record<string, Command>> = {
   styleclip: styleclipCommand,
   p2p: p2pCommand,
   sega: segaCommand,
+  edit: editCommand,
 };

@@ -58,7 +58,7 @@ const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) 
  * Parses `--weight word=2` entries, checking each weight's range and that the word is a word of every edited prompt
  * (space-separated, exact, as the reference looks words up).
  */
-function parseWeights(entries: string[], targets: string[]): Record<string, number> {
+export function parseWeights(entries: string[], targets: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of entries) {
     const at = e.lastIndexOf('=');
@@ -71,7 +71,7 @@ function parseWeights(entries: string[], targets: string[]): Record<string, numb
 }
 
 /** Checks what can be checked before loading the model: word counts for the mode, blend words. */
-function checkPrompts(mode: P2PMode, prompts: string[], blend: string[]): void {
+export function checkPrompts(mode: P2PMode, prompts: string[], blend: string[]): void {
   const [src, ...targets] = prompts;
   if (mode === 'replace') {
     const n = src!.split(' ').length;
