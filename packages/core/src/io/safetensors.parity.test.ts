@@ -23,28 +23,6 @@ function rawHeaderShapes(file: string): Map<string, number[]> {
   return new Map(Object.entries(header).flatMap(([k, v]) => (v.shape ? [[k, v.shape] as [string, number[]]] : [])));
 }
 
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-/**
- * Known fixture defect: sd-ldm-single-file.safetensors stores `model_ema.decay` / `model_ema.num_updates` with
- * shape [1] in its own header while the expected.json lists the state dict's 0-d shape []. Where the expected
- * shape disagrees with the file's header (same element count) and the reader returned the header's shape, the
- * header wins and the discrepancy is reported; any other difference still fails.
- */
-function reconcileWithHeader(table: ExpectedTensorTable, header: Map<string, number[]>, read: Map<string, RawTensor>) {
-  const notes: string[] = [];
-  const out: ExpectedTensorTable = {};
-  for (const [name, e] of Object.entries(table)) {
-    const h = header.get(name);
-    const got = read.get(name)?.shape;
-    if (h && got && JSON.stringify(h) !== JSON.stringify(e.shape) && JSON.stringify(h) === JSON.stringify(got) && numel(h) === numel(e.shape)) {
-      notes.push(`${name}: file header shape [${h.join(', ')}], expected.json [${e.shape.join(', ')}]`);
-      out[name] = { ...e, shape: h };
-    } else out[name] = e;
-  }
-  return { table: out, notes };
-}
-
 describe('safetensors parity', () => {
   const files = findSafetensors(fixturesRoot()).sort();
 
@@ -80,9 +58,9 @@ describe('safetensors parity', () => {
     const expected = loadExpectedTable(m, expectedKey, tablePath);
     const tensors = await readSafetensors(file!, { widen: false });
     expect(tensors.size).toBe(Object.keys(expected.table).length);
-    const { table, notes } = reconcileWithHeader(expected.table, rawHeaderShapes(file!), tensors);
-    if (notes.length) console.warn(`${m.id}/${fileKey}: expected.json disagrees with the file header:\n  ${notes.join('\n  ')}`);
-    expect(notes.length).toBeLessThanOrEqual(2);
-    expect(compareTensorsToExpected(tensors, table, expected.tolerances)).toEqual([]);
+    // Shapes exactly as listed (0-d tensors stay 0-d), and they agree with the file's own header.
+    const header = rawHeaderShapes(file!);
+    for (const [name, t] of tensors) expect(t.shape, name).toEqual(header.get(name));
+    expect(compareTensorsToExpected(tensors, expected.table, expected.tolerances)).toEqual([]);
   });
 });
