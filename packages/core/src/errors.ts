@@ -275,3 +275,20 @@ export class NonFiniteError extends SemeditError {
     super('E_NON_FINITE', `NaN or Inf in ${where}${step ? ` at step ${step.index + 1} of ${step.count} (timestep ${step.timestep})` : ''}`);
   }
 }
+
+/**
+ * A model was used after `dispose()` freed its weights (for example a pipeline disposed while a run was still
+ * going): load it again.
+ *
+ * @example
+ * ```ts
+ * unet.dispose();
+ * unet.forward(x, 981, ehs); // throws DisposedError: UNet2DConditionModel was disposed
+ * ```
+ */
+export class DisposedError extends SemeditError {
+  /** @param what the model that was disposed */
+  constructor(readonly what: string) {
+    super('E_DISPOSED', `${what} was disposed (its weights are freed); load it again to use it`);
+  }
+}

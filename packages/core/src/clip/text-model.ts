@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { OptionError, ShapeMismatchError } from '../errors.js';
+import { DisposedError, OptionError, ShapeMismatchError } from '../errors.js';
 import { textAttentionBias } from './attention.js';
 import type { ResolvedClipTextConfig } from './config.js';
 import { clipEncoder } from './encoder.js';
@@ -203,6 +203,8 @@ export function tidyOutputs<T extends object>(fn: () => T): T {
  * ```
  */
 export class ClipTextModel {
+  private disposed = false;
+
   /**
    * @param config    resolved text config
    * @param params    the tree (`text_projection` unused if present)
@@ -225,6 +227,7 @@ export class ClipTextModel {
    * ```
    */
   forward(inputIds: TokenIdsInput, opts: ClipTextForwardOptions = {}): ClipTextOutput {
+    if (this.disposed) throw new DisposedError('ClipTextModel');
     return tidyOutputs(() => clipTextTransformer(this.params.text_model, this.config, inputIds, opts));
   }
 
@@ -237,6 +240,8 @@ export class ClipTextModel {
    * ```
    */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     disposeClipParams(this.params);
   }
 }
@@ -252,6 +257,8 @@ export class ClipTextModel {
  * ```
  */
 export class ClipTextModelWithProjection {
+  private disposed = false;
+
   /**
    * @param config    resolved text config
    * @param params    the tree, with `text_projection`
@@ -274,6 +281,7 @@ export class ClipTextModelWithProjection {
    * ```
    */
   forward(inputIds: TokenIdsInput, opts: ClipTextForwardOptions = {}): ClipTextProjectedOutput {
+    if (this.disposed) throw new DisposedError('ClipTextModelWithProjection');
     return tidyOutputs(() => {
       const out = clipTextTransformer(this.params.text_model, this.config, inputIds, opts);
       return { ...out, textEmbeds: tf.matMul(out.pooledOutput, this.params.text_projection.weight) };
@@ -289,6 +297,8 @@ export class ClipTextModelWithProjection {
    * ```
    */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     disposeClipParams(this.params);
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeMismatchError } from '../errors.js';
+import { DisposedError, ShapeMismatchError } from '../errors.js';
 import type { ResolvedClipVisionConfig } from './config.js';
 import { clipEncoder } from './encoder.js';
 import { layerNorm } from './layers.js';
@@ -121,6 +121,8 @@ export function clipVisionTransformer(
  * ```
  */
 export class ClipVisionModel {
+  private disposed = false;
+
   /**
    * @param config    resolved vision config
    * @param params    the tree (`visual_projection` unused if present)
@@ -143,6 +145,7 @@ export class ClipVisionModel {
    * ```
    */
   forward(pixels: tf.Tensor, opts: ClipVisionForwardOptions = {}): ClipVisionOutput {
+    if (this.disposed) throw new DisposedError('ClipVisionModel');
     return tidyOutputs(() => clipVisionTransformer(this.params.vision_model, this.config, pixels, opts));
   }
 
@@ -155,6 +158,8 @@ export class ClipVisionModel {
    * ```
    */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     disposeClipParams(this.params);
   }
 }
@@ -169,6 +174,8 @@ export class ClipVisionModel {
  * ```
  */
 export class ClipVisionModelWithProjection {
+  private disposed = false;
+
   /**
    * @param config    resolved vision config
    * @param params    the tree, with `visual_projection`
@@ -191,6 +198,7 @@ export class ClipVisionModelWithProjection {
    * ```
    */
   forward(pixels: tf.Tensor, opts: ClipVisionForwardOptions = {}): ClipVisionProjectedOutput {
+    if (this.disposed) throw new DisposedError('ClipVisionModelWithProjection');
     return tidyOutputs(() => {
       const out = clipVisionTransformer(this.params.vision_model, this.config, pixels, opts);
       return { ...out, imageEmbeds: tf.matMul(out.pooledOutput, this.params.visual_projection.weight) };
@@ -206,6 +214,8 @@ export class ClipVisionModelWithProjection {
    * ```
    */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     disposeClipParams(this.params);
   }
 }

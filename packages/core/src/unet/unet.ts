@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { OptionError, ShapeMismatchError } from '../errors.js';
+import { DisposedError, OptionError, ShapeMismatchError } from '../errors.js';
 import type { RawTensor } from '../io/types.js';
 import { silu } from '../nn/activations.js';
 import { conv2d } from '../nn/conv.js';
@@ -51,6 +51,8 @@ export interface UNetForwardOptions {
  * ```
  */
 export class UNet2DConditionModel {
+  private disposed = false;
+
   /** The resolved config the model runs with. */
   readonly config: ResolvedUNetConfig;
   /** Parameters, keyed like the diffusers module tree. */
@@ -102,6 +104,7 @@ export class UNet2DConditionModel {
    * ```
    */
   forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, opts: UNetForwardOptions = {}): tf.Tensor4D {
+    if (this.disposed) throw new DisposedError('UNet2DConditionModel');
     const cfg = this.config;
     const p = this.params;
     if (sample.rank !== 4 || sample.shape[3] !== cfg.inChannels) {
@@ -160,6 +163,8 @@ export class UNet2DConditionModel {
    * ```
    */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     tf.dispose(paramTensors(this.params));
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeMismatchError } from '../errors.js';
+import { DisposedError, ShapeMismatchError } from '../errors.js';
 import type { TakeOptions } from '../io/strict.js';
 import type { RawTensor } from '../io/types.js';
 import { conv2d } from '../nn/conv.js';
@@ -62,6 +62,8 @@ export interface VaeCallOptions {
  * ```
  */
 export class AutoencoderKL {
+  private disposed = false;
+
   /** The resolved config the model runs with. */
   readonly config: ResolvedVaeConfig;
   /** Parameters, keyed like the diffusers module tree. */
@@ -148,6 +150,7 @@ export class AutoencoderKL {
    * ```
    */
   encode(image: tf.Tensor4D, opts: VaeCallOptions = {}): VaePosterior {
+    if (this.disposed) throw new DisposedError('AutoencoderKL');
     const cfg = this.config;
     if (image.rank !== 4 || image.shape[3] !== cfg.inChannels) throw new ShapeMismatchError('image', [null, null, null, cfg.inChannels], image.shape);
     const observe = opts.observe ?? (() => undefined);
@@ -178,6 +181,7 @@ export class AutoencoderKL {
    * ```
    */
   decode(z: tf.Tensor4D, opts: VaeCallOptions = {}): tf.Tensor4D {
+    if (this.disposed) throw new DisposedError('AutoencoderKL');
     const cfg = this.config;
     if (z.rank !== 4 || z.shape[3] !== cfg.latentChannels) throw new ShapeMismatchError('latents', [null, null, null, cfg.latentChannels], z.shape);
     const observe = opts.observe ?? (() => undefined);
@@ -199,6 +203,8 @@ export class AutoencoderKL {
    * ```
    */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     tf.dispose(paramTensors(this.params));
   }
 

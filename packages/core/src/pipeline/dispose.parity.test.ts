@@ -1,0 +1,54 @@
+/**
+ * A pipeline disposed while a run is going: the next model call refuses with a typed DisposedError (no raw tfjs
+ * TypeError), the run frees what it held, and a disposed model refuses every later use.
+ */
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend/index.js';
+import { loadClipTextModel } from '../clip/load.js';
+import { loadClipTokenizer } from '../clip/tokenizer-load.js';
+import { DisposedError } from '../errors.js';
+import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
+import { readManifest } from '../testing/index.js';
+import { loadUNet } from '../unet/load.js';
+import { loadVae } from '../vae/vae.js';
+import { runTextToImage } from './txt2img.js';
+
+const m = readManifest('sega-tiny');
+const params = JSON.parse(readFileSync(m.files['params']!, 'utf8')) as {
+  prompt: string; num_inference_steps: number; height: number; width: number; scheduler: { cls: string } & Record<string, unknown>;
+};
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe(`use after dispose (${m.id})`, () => {
+  it(`${m.id}: disposing the models mid-run stops it with DisposedError and frees the run's tensors`, async () => {
+    const before = tf.memory().numTensors;
+    const { cls, ...rest } = params.scheduler;
+    const sd = {
+      tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
+      unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
+      scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
+    };
+    const dispose = () => [sd.textEncoder, sd.unet, sd.vae].forEach((x) => x.dispose());
+    let steps = 0;
+    const run = runTextToImage(sd, {
+      prompt: params.prompt, numInferenceSteps: params.num_inference_steps, height: params.height, width: params.width,
+      onProgress: (done) => {
+        steps = done;
+        if (done === 1) setImmediate(dispose); // as a server's other request would, between two steps
+      },
+    });
+    const err = await run.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DisposedError);
+    expect((err as DisposedError).message).toMatch(/UNet2DConditionModel was disposed/);
+    expect(steps).toBeLessThan(params.num_inference_steps);
+    expect(tf.memory().numTensors).toBe(before); // weights freed by dispose, run state by the loop
+    expect(() => sd.vae.decode(tf.zeros([1, 2, 2, sd.vae.config.latentChannels]))).toThrow(DisposedError);
+    expect(() => sd.textEncoder.forward([[0]])).toThrow(DisposedError);
+    dispose(); // a second dispose is harmless
+  });
+});
