@@ -49,7 +49,7 @@ async function child(index: number): Promise<void> {
   const d: Denoiser = c.concepts === 0
     ? cfgDenoiser(model, { cond, uncond, scale: 7.5 })
     : segaDenoiser(model, {
-      cond, uncond, concepts, scale: 7.5, recordGuidance: false, ...(c.chunk ? { conceptChunk: c.chunk } : {}),
+      cond, uncond, concepts, scale: 7.5, recordGuidance: false, conceptChunk: c.chunk || undefined,
       edit: { concepts: concepts.map(() => ({ warmup: 0 })) },
     });
   let i = 0;

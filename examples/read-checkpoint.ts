@@ -49,7 +49,7 @@ export async function summarize(path: string): Promise<CheckpointSummary> {
     tensors: ck.tensors.size,
     parameters: entries.reduce((a, [, t]) => a + numel(t.shape), 0),
     largest,
-    ...(firstConv ? { firstConv } : {}),
+    firstConv,
   };
 }
 

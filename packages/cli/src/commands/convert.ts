@@ -8,7 +8,7 @@ import { realpath } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OptionError } from '@semedit/core';
 import { readCheckpoint, writeTfjsWeights } from '@semedit/core/io';
-import { parseCommandArgs } from '../args.js';
+import { optString, parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 import { checkOutputDir } from '../outputs.js';
@@ -44,7 +44,7 @@ export const convertCommand: Command = {
     let bar: ReturnType<typeof progressBar> | undefined;
     const root = values['root'];
     const ck = await readCheckpoint(inPath, {
-      ...(typeof root === 'string' ? { root } : {}),
+      root: optString(root),
       onProgress: (done, total) => {
         bar ??= progressBar('reading', total);
         bar.tick(1, done === total ? '' : undefined);

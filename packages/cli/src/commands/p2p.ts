@@ -134,7 +134,7 @@ export const p2pCommand: Command = {
     try {
       const opts: PromptToPromptOptions = {
         prompt, targets, mode, crossReplaceSteps: cross, selfReplaceSteps: self, replaceMapper: mapper,
-        numInferenceSteps: steps, guidanceScale, seed, ...(height !== undefined ? { height } : {}), ...(width !== undefined ? { width } : {}),
+        numInferenceSteps: steps, guidanceScale, seed, height, width,
         ...(Object.keys(weights).length ? { weights } : {}),
         ...(blend.length ? { localBlend: { words: prompts.map((p) => blend.filter((w) => p.split(' ').includes(w))), threshold } } : {}),
         onProgress: () => bar.tick(),

@@ -17,7 +17,7 @@ import {
   manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
   wPlusSynthesizer, type StyleGan2Like,
 } from '@semedit/edit';
-import { parseCommandArgs, type OptionSpec } from '../args.js';
+import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -170,8 +170,8 @@ async function mapperTrain(ctx: Ctx, clip: ClipModel): Promise<void> {
     const run = trainLatentMapper(wPlusSynthesizer(ctx.G), loss, latents, {
       steps, batchSize: num(v, 'batch-size', true), lr: num(v, 'lr'), checkpointPath: checkpoint, checkpointEvery: num(v, 'checkpoint-every', true),
       mapperType: str(v, 'mapper-type') as 'LevelsMapper' | 'SingleMapper', noCoarseMapper: v['no-coarse-mapper'] === true, noMediumMapper: v['no-medium-mapper'] === true, noFineMapper: v['no-fine-mapper'] === true,
-      seed: num(v, 'seed', true), ...(typeof v['text'] === 'string' ? { description: v['text'] } : {}),
-      ...(typeof v['resume'] === 'string' ? { resumeFrom: v['resume'] } : {}),
+      seed: num(v, 'seed', true), description: optString(v['text']),
+      resumeFrom: optString(v['resume']),
     });
     let r = await run.next();
     while (!r.done) (losses.push(r.value.loss), bar.tick(1, `loss ${r.value.loss.toFixed(4)}`), (r = await run.next()));
@@ -219,7 +219,7 @@ async function global(ctx: Ctx, clip: ClipModel): Promise<void> {
   let done = 0;
   const fs = await channelFeatures(gen, clip, styles, stats, manipulated, {
     alpha: num(v, 'channel-alpha'), cacheKey: `${str(v, 'generator')} ${str(v, 'clip')}`,
-    ...(typeof v['cache'] === 'string' ? { cachePath: v['cache'] } : {}),
+    cachePath: optString(v['cache']),
     onProgress: (d) => (bar.tick(d - done), (done = d)),
   });
   bar.done();
@@ -297,7 +297,7 @@ export function createStyleclipCommand(deps: StyleclipDeps = { loadGenerator: de
       const config = values['generator-config'];
       const format = values['generator-format'];
       const G = await deps.loadGenerator(str(values, 'generator'), {
-        ...(typeof config === 'string' ? { config } : {}), ...(typeof format === 'string' ? { format } : {}),
+        config: optString(config), format: optString(format),
       });
       const out = resolve(String(values['out']));
       await mkdir(out, { recursive: true });

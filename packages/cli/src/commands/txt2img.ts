@@ -68,8 +68,8 @@ export const txt2imgCommand: Command = {
       const negative = values['negative'];
       const r = await runTextToImage(sd, {
         prompt, numInferenceSteps: steps, guidanceScale, seed, numImagesPerPrompt: num('images', values['images'], true)!,
-        ...(typeof negative === 'string' ? { negativePrompt: negative } : {}),
-        ...(height !== undefined ? { height } : {}), ...(width !== undefined ? { width } : {}),
+        negativePrompt: optString(negative),
+        height, width,
         onTruncate: values['strict-length'] ? 'error' : 'warn',
         onProgress: () => bar.tick(),
       });

@@ -67,7 +67,7 @@ export interface ClipEncoderOptions {
  * ```
  */
 export function clipEncoderLayer(p: ClipEncoderLayerParams, x: tf.Tensor2D, opts: ClipEncoderOptions): tf.Tensor2D {
-  const attnOpts = { batch: opts.batch, seqLen: opts.seqLen, heads: opts.heads, ...(opts.bias ? { bias: opts.bias } : {}) };
+  const attnOpts = { batch: opts.batch, seqLen: opts.seqLen, heads: opts.heads, bias: opts.bias };
   const h = tf.add<tf.Tensor2D>(x, clipAttention(p.self_attn, layerNorm(p.layer_norm1, x, opts.eps), attnOpts));
   return tf.add(h, clipMlp(p.mlp, layerNorm(p.layer_norm2, h, opts.eps), opts.act));
 }

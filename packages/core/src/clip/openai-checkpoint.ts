@@ -210,7 +210,7 @@ export interface LoadOpenAiClipOptions {
  * ```
  */
 export async function loadOpenAiClip(path: string, opts: LoadOpenAiClipOptions = {}): Promise<ClipModel> {
-  const ck = await readCheckpoint(path, { ...(opts.root ? { root: opts.root } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  const ck = await readCheckpoint(path, { root: opts.root, onProgress: opts.onProgress });
   refuseResNet(ck.tensors, path);
   const cfg = resolveClipConfig(openAiClipConfig(ck.tensors, path), { file: `${path} (config inferred from shapes)` });
   const { params, leftovers } = buildClipModelParams(openAiClipToHf(ck.tensors, path), cfg, { file: path });

@@ -132,7 +132,7 @@ function mutate(src: Uint8Array, rnd: () => number): { bytes: Uint8Array; how: s
 async function readAll(bytes: Uint8Array, root?: string): Promise<Map<string, number>> {
   const ckpt = await readTorchCheckpoint(bytes, { name: 'fuzz' });
   try {
-    const tensors = await ckpt.tensors({ maxTensorBytes: MAX_TENSOR_BYTES, ...(root ? { root } : {}) });
+    const tensors = await ckpt.tensors({ maxTensorBytes: MAX_TENSOR_BYTES, root });
     const sums = new Map<string, number>();
     for (const [name, t] of tensors) {
       const numel = t.shape.reduce((a, c) => a * c, 1);

@@ -55,7 +55,7 @@ async function withCheckpoint<T>(key: string, fn: (c: TorchCheckpoint) => Promis
 
 async function readCase(c: TorchCheckpoint, k: Case, widen: boolean): Promise<Map<string, RawTensor>> {
   if (k.constants) return materializeTensors(torchScriptConstants(c.constants), { widen });
-  return c.tensors({ widen, ...(k.root ? { root: k.root } : {}) });
+  return c.tensors({ widen, root: k.root });
 }
 
 const bf16 = (b: number): number => new Float32Array(new Uint32Array([b << 16]).buffer)[0]!;

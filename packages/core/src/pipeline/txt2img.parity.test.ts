@@ -45,7 +45,7 @@ describe(`text-to-image (${m.id})`, () => {
     const progress: number[] = [];
     const run = textToImage(sd, {
       prompt: params.prompt,
-      ...(params.negative_prompt !== null ? { negativePrompt: params.negative_prompt } : {}),
+      negativePrompt: params.negative_prompt ?? undefined,
       guidanceScale: params.guidance_scale, numInferenceSteps: params.num_inference_steps,
       height: params.height, width: params.width, eta: params.eta, latents: init,
       onProgress: (done) => progress.push(done),

@@ -173,7 +173,7 @@ export function rosinalityGeneratorFromTensors(
   const config: StyleGan2Config = rosinalityToConfig(inferred.config, inferred.channels, file);
   const cfg = resolveStyleGan2Config(config, file);
   const nv = rosinalityToNvlabs(flat, cfg, latentAvg, file);
-  return new StyleGan2(cfg, buildStyleGan2Params(nv, cfg, { ...(file !== undefined ? { file } : {}), storedFilters: false }), 'rosinality');
+  return new StyleGan2(cfg, buildStyleGan2Params(nv, cfg, { file, storedFilters: false }), 'rosinality');
 }
 
 /**

@@ -64,7 +64,7 @@ export function expectClose(
     throw new AssertionError({ message: `${name}: ${a.data.length} values, expected ${e.data.length}` });
   }
   const shape = tol.shape ?? a.shape ?? e.shape;
-  const r = compareArrays(a.data, e.data, { ...tol, name, ...(shape ? { shape } : {}) });
+  const r = compareArrays(a.data, e.data, { ...tol, name, shape });
   if (!r.ok) throw new AssertionError({ message: r.message, actual: r.firstMismatches.map((m) => m.actual), expected: r.firstMismatches.map((m) => m.expected) });
 }
 

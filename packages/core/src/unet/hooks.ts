@@ -197,7 +197,7 @@ export function listAttentionLayers(
           const res = sizes[level];
           out.push({
             layer: `${prefix}.attentions.${j}.transformer_blocks.${t}.${attn}`, place, kind, heads: a.heads, headDim: a.headDim,
-            keyDim: kind === 'cross' ? a.crossAttentionDim : a.innerDim, downscale: 2 ** level, ...(res ? { resolution: res } : {}),
+            keyDim: kind === 'cross' ? a.crossAttentionDim : a.innerDim, downscale: 2 ** level, resolution: res,
           });
         }
       }

@@ -64,7 +64,7 @@ function forwardAll(unet: UNet2DConditionModel, io: Map<string, RawTensor>, capt
   for (const run of runs) {
     const opts: UNetForwardOptions = run !== 'scalar' ? {} : {
       observe: (name, t) => outputs.set(`inter.${name}`, t.dataSync() as Float32Array),
-      attention: { hooks: probsCollector(captures, probs), ...(maxScoreElements ? { maxScoreElements } : {}) },
+      attention: { hooks: probsCollector(captures, probs), maxScoreElements: maxScoreElements || undefined },
     };
     const before = tf.memory().numTensors;
     const out = unet.forward(sample, timesteps[run], ehs, opts);

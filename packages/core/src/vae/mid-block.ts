@@ -82,7 +82,7 @@ export function vaeAttention(p: VaeAttentionParams, x: tf.Tensor4D, opts: VaeBlo
   const tokens = tf.reshape(groupNorm(p.group_norm, x, { groups: opts.groups, eps: VAE_NORM_EPS }), [b * h * w, c]) as tf.Tensor2D;
   const proj = (l: LinearParams) => tf.reshape(linear(l, tokens), [b, h * w, c]) as tf.Tensor3D;
   const out = scaledDotProductAttention(proj(p.to_q), proj(p.to_k), proj(p.to_v), {
-    heads: 1, ...(opts.maxScoreElements ? { maxScoreElements: opts.maxScoreElements } : {}),
+    heads: 1, maxScoreElements: opts.maxScoreElements || undefined,
   });
   const y = linear(p.to_out[0], tf.reshape(out, [b * h * w, c]) as tf.Tensor2D);
   return tf.add(tf.reshape(y, [b, h, w, c]), x);

@@ -209,7 +209,7 @@ export class AutoencoderKL {
   }
 
   private blockOptions(opts: VaeCallOptions): { groups: number; maxScoreElements?: number } {
-    return { groups: this.config.normNumGroups, ...(opts.maxScoreElements ? { maxScoreElements: opts.maxScoreElements } : {}) };
+    return { groups: this.config.normNumGroups, maxScoreElements: opts.maxScoreElements || undefined };
   }
 }
 

@@ -84,7 +84,7 @@ function common(opts: ControllerOptions) {
   }
   const maxQ = opts.selfReplaceMaxQueries ?? 16 * 16;
   if (!Number.isInteger(maxQ) || maxQ < 0) throw new OptionError('selfReplaceMaxQueries', `must be a non-negative integer, got ${maxQ}`);
-  const crossAlpha = crossReplaceAlpha(tokenizer, prompts, numSteps, opts.crossReplaceSteps ?? 0.8, { ...(opts.wordMode ? { wordMode: opts.wordMode } : {}) });
+  const crossAlpha = crossReplaceAlpha(tokenizer, prompts, numSteps, opts.crossReplaceSteps ?? 0.8, { wordMode: opts.wordMode });
   const selfWindow = selfReplaceWindow(numSteps, opts.selfReplaceSteps ?? 0.4);
   return { crossAlpha, selfWindow, maxQ, maxLen: tokenizer.modelMaxLength, edits: prompts.length - 1 };
 }
@@ -223,7 +223,7 @@ export function attentionReweight(opts: ReweightOptions): P2PController & { equa
     throw new OptionError('prev', 'the chained controller must be made for the same prompts');
   }
   const equalizers = opts.prompts.slice(1).map((p) => equalizer(opts.tokenizer, p, opts.weights, {
-    ...(opts.maxAbsWeight !== undefined ? { maxAbsWeight: opts.maxAbsWeight } : {}), ...(opts.wordMode ? { wordMode: opts.wordMode } : {}),
+    maxAbsWeight: opts.maxAbsWeight, wordMode: opts.wordMode,
   }));
   const eq = equalizers.map((e) => tf.keep(tf.tensor1d(e)));
   const replace: Replace = (base, own, t) => tf.mul(prev ? prev.replaceCross(base, own, t) : base, eq[t]!) as tf.Tensor3D;

@@ -132,10 +132,10 @@ describe(`Prompt-to-Prompt runs (${m.id})`, () => {
       prompt: c.prompts[0]!, targets: c.prompts.slice(1), mode: k.edit_type, crossReplaceSteps: k.n_cross_replace,
       selfReplaceSteps: k.n_self_replace, replaceMapper: 'reference', latents: initial,
       numInferenceSteps: params.num_inference_steps, guidanceScale: params.guidance_scale, eta: params.eta,
-      height: params.height, width: params.width, ...(params.negative_prompt !== null ? { negativePrompt: params.negative_prompt } : {}),
-      ...(w ? { weights: w } : {}),
+      height: params.height, width: params.width, negativePrompt: params.negative_prompt ?? undefined,
+      weights: w,
       ...(k.local_blend_words ? {
-        localBlend: { words: k.local_blend_words, layers: 'reference' as const, ...(k.local_blend_threshold !== undefined ? { threshold: k.local_blend_threshold } : {}) },
+        localBlend: { words: k.local_blend_words, layers: 'reference' as const, threshold: k.local_blend_threshold },
         store: {},
       } : {}),
       onStepEnd: (ev) => void steps.push(ev.latents.dataSync() as Float32Array),

@@ -223,7 +223,7 @@ export function segaParamsFromDiffusers(args: DiffusersSegaArgs, count: number):
   return {
     guidanceScale: args.guidance_scale ?? 7.5,
     concepts,
-    ...(args.edit_momentum_scale !== undefined ? { momentumScale: args.edit_momentum_scale } : {}),
-    ...(args.edit_mom_beta !== undefined ? { momBeta: args.edit_mom_beta } : {}),
+    momentumScale: args.edit_momentum_scale,
+    momBeta: args.edit_mom_beta,
   };
 }

@@ -49,7 +49,7 @@ afterAll(() => {
 
 function baseOptions(): Omit<SegaRunOptions, 'concepts'> {
   return {
-    prompt: params.prompt, ...(params.negative_prompt !== null ? { negativePrompt: params.negative_prompt } : {}),
+    prompt: params.prompt, negativePrompt: params.negative_prompt ?? undefined,
     guidanceScale: params.guidance_scale, numInferenceSteps: params.num_inference_steps, height: params.height,
     width: params.width, eta: params.eta, latents: init,
   };
@@ -59,7 +59,7 @@ function editOptions(): SegaRunOptions {
   const p = segaParamsFromDiffusers(params, params.editing_prompt.length);
   return {
     ...baseOptions(), concepts: params.editing_prompt.map((prompt, i) => ({ prompt, ...p.concepts[i]! })),
-    ...(p.momentumScale !== undefined ? { momentumScale: p.momentumScale } : {}), ...(p.momBeta !== undefined ? { momBeta: p.momBeta } : {}),
+    momentumScale: p.momentumScale, momBeta: p.momBeta,
   };
 }
 

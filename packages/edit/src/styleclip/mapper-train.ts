@@ -213,7 +213,7 @@ export async function* trainLatentMapper(
         await saveCheckpoint(opts.checkpointPath, vars, adam, step + 1, trainOpts);
         checkpoint = opts.checkpointPath;
       }
-      yield { step, steps, loss: loss!, clipLoss: c!, l2Loss: l2!, idLoss: id!, ...(checkpoint ? { checkpoint } : {}) };
+      yield { step, steps, loss: loss!, clipLoss: c!, l2Loss: l2!, idLoss: id!, checkpoint };
     }
     const out = new Map([...vars].map(([k, v]) => [k, tf.clone(v)]));
     return new LatentMapper(mapperParamsFromEntries(out), mapper.options, dim, [], trainOpts);
