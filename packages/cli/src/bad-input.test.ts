@@ -17,7 +17,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { p2pCommand } from './commands/p2p.js';
 import { segaCommand } from './commands/sega.js';
 import { txt2imgCommand } from './commands/txt2img.js';
-import { OutputPathError } from './outputs.js';
+import { OutputPathError, withOutputs } from './outputs.js';
 import { SEGA_DEFAULTS } from '@semedit/edit';
 
 let dir = '';
@@ -144,6 +144,34 @@ describe('settings are validated before loading, in the flags typed', () => {
     expect((e as OptionError).option).toBe(flag);
     expect(e.message).toMatch(msg);
     expect(existsSync(join(dir, 'v'))).toBe(false);
+  });
+});
+
+describe('a set of outputs is written whole or not at all', () => {
+  it('a failure while writing leaves no file of the set and removes the folders it made', async () => {
+    const base = join(dir, 'set-fail', 'deep');
+    const e = await withOutputs('--out', async (outs) => {
+      await outs.write(join(base, 'a.png'), 'first');
+      await outs.write(join(base, 'b.json'), 'second');
+      throw new Error('the third output could not be made');
+    }).then(() => undefined, (x: unknown) => x as Error);
+    expect(e?.message).toMatch(/third output/);
+    expect(existsSync(join(dir, 'set-fail'))).toBe(false);
+  });
+
+  it('a place that became a folder during the run blocks the whole set, and nothing is replaced', async () => {
+    const base = join(dir, 'set-blocked');
+    await mkdir(base);
+    await writeFile(join(base, 'keep.json'), 'old');
+    const e = await withOutputs('--out', async (outs) => {
+      await outs.write(join(base, 'a.png'), 'new image');
+      await outs.write(join(base, 'keep.json'), 'new settings');
+      await outs.write(join(base, 'c.png'), 'another');
+      await mkdir(join(base, 'c.png')); // something else took the place meanwhile
+    }).then(() => undefined, (x: unknown) => x as Error);
+    expect(e).toBeInstanceOf(OutputPathError);
+    expect(readFileSync(join(base, 'keep.json'), 'utf8')).toBe('old');
+    expect((await readdir(base)).sort()).toEqual(['c.png', 'keep.json']); // no a.png, no temporary files
   });
 });
 

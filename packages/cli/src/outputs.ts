@@ -159,9 +159,12 @@ export class OutputSet {
   /** Moves every staged file into place. */
   async commit(): Promise<string[]> {
     try {
-      for (const [final, tmp] of this.staged) {
+      // Every place is checked before anything moves, so a blocked place leaves none of the set behind.
+      for (const final of this.staged.keys()) {
         const st = await lstat(final).catch(() => undefined);
         if (st && !st.isFile()) throw new OutputPathError(this.option, final, 'became something other than a regular file during the run; not replaced');
+      }
+      for (const [final, tmp] of this.staged) {
         await rename(tmp, final);
         this.staged.set(final, '');
       }

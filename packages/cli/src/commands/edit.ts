@@ -5,7 +5,6 @@
  * the same seed, and the settings as JSON into `--out DIR`; `--json` prints the report.
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '@semedit/core';
@@ -14,7 +13,7 @@ import { tensorToImages, writeGrid, writePng } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
 import { runEdit, type EditOptions, type P2PEdit, type P2PMode } from '@semedit/edit';
 import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
-import { checkOutputDir } from '../outputs.js';
+import { checkOutputDir, withOutputs } from '../outputs.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 import { checkPrompts, parseWeights } from './p2p.js';
@@ -130,20 +129,22 @@ export const editCommand: Command = {
       try {
         const warnings = [...r.warnings, ...r.truncated.map((t) => `${t.prompt} is longer than the model's limit; dropped ${t.droppedTokens} tokens: "${t.droppedText}"`)];
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        await mkdir(out, { recursive: true });
         const edited = tensorToImages(r.images, { range: '0-1' });
         const [unedited] = tensorToImages(plain.images, { range: '0-1' });
-        await writePng(files.unedited, unedited!);
-        for (const [i, path] of files.edited.entries()) await writePng(path, edited[i]!);
-        const labels = ['unedited', ...prompts.map((_, i) => (i === 0 ? (sega ? 'source + SEGA' : 'source') : `target ${i}${sega ? ' + SEGA' : ''}`))];
-        await writeGrid(files.comparison, [unedited!, ...edited], { labels, cols: labels.length, background: 255 });
-        const [, h, w] = r.images.shape;
-        const report: EditReport = {
-          backend: backend.name, model, scheduler: sd.scheduler.className, prompts, negativePrompt: negative ?? null, seed, steps, guidanceScale, size: [h, w],
-          p2p: p2p?.report ?? null, sega: sega ? { concepts: sega.report, momentumScale: sega.momentumScale, momBeta: sega.momBeta } : null,
-          warnings, files, ms: Date.now() - start,
-        };
-        await writeFile(files.settings, `${JSON.stringify(report, null, 2)}\n`);
+        const report = await withOutputs('--out', async (outs) => {
+          await writePng(await outs.stage(files.unedited), unedited!);
+          for (const [i, path] of files.edited.entries()) await writePng(await outs.stage(path), edited[i]!);
+          const labels = ['unedited', ...prompts.map((_, i) => (i === 0 ? (sega ? 'source + SEGA' : 'source') : `target ${i}${sega ? ' + SEGA' : ''}`))];
+          await writeGrid(await outs.stage(files.comparison), [unedited!, ...edited], { labels, cols: labels.length, background: 255 });
+          const [, h, w] = r.images.shape;
+          const report: EditReport = {
+            backend: backend.name, model, scheduler: sd.scheduler.className, prompts, negativePrompt: negative ?? null, seed, steps, guidanceScale, size: [h, w],
+            p2p: p2p?.report ?? null, sega: sega ? { concepts: sega.report, momentumScale: sega.momentumScale, momBeta: sega.momBeta } : null,
+            warnings, files, ms: Date.now() - start,
+          };
+          await outs.write(files.settings, `${JSON.stringify(report, null, 2)}\n`);
+          return report;
+        });
         process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${out} (${report.ms} ms on ${backend.name})\n`);
         return 0;
       } finally {

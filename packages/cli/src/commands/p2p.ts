@@ -4,7 +4,6 @@
  * per-token attention maps of each prompt, the LocalBlend mask, and the settings as JSON.
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OptionError } from '@semedit/core';
 import { initBackend } from '@semedit/core/backend';
@@ -16,7 +15,7 @@ import {
 import { optString, parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
-import { checkOutputDir } from '../outputs.js';
+import { checkOutputDir, withOutputs } from '../outputs.js';
 
 /** The settings and outputs of a `semedit p2p` run, written as `settings.json` and printed with `--json` (a contract). */
 export interface P2PReport {
@@ -142,32 +141,35 @@ export const p2pCommand: Command = {
       const r = await runPromptToPrompt(sd, opts);
       bar.done();
       try {
-        await mkdir(out, { recursive: true });
         const images = tensorToImages(r.images, { range: '0-1' });
         const many = targets.length > 1;
         const files: P2PReport['files'] = {
           source: join(out, 'source.png'), targets: targets.map((_, i) => join(out, many ? `target-${i + 1}.png` : 'target.png')),
           comparison: join(out, 'comparison.png'), maps: [], settings: join(out, 'settings.json'),
         };
-        for (const [i, path] of [files.source, ...files.targets].entries()) await writePng(path, images[i]!);
-        await writeGrid(files.comparison, images, { labels: ['source', ...targets.map((_, i) => `target ${i + 1}`)], cols: prompts.length, background: 255 });
-        for (let p = 0; p < prompts.length; p++) {
-          const path = join(out, p === 0 ? 'maps-source.png' : `maps-target${many ? `-${p}` : ''}.png`);
-          await writeAttentionMaps(path, r.store!, sd.tokenizer, prompts[p]!, { prompt: p });
-          files.maps.push(path);
-        }
-        const mask = r.localBlend?.mask();
-        if (mask) {
-          files.blendMask = join(out, 'blend-mask.png');
-          await writeMaskGrid(files.blendMask, mask, ['source', ...targets.map((_, i) => `target ${i + 1}`)]);
-          mask.dispose();
-        }
-        const [, h, w] = r.images.shape;
-        const report: P2PReport = {
-          backend: backend.name, model, prompts, mode, weights, blend, blendThreshold: threshold, crossReplaceSteps: cross, selfReplaceSteps: self,
-          mapper, steps, guidanceScale, seed, size: [h, w], files, ms: Date.now() - start,
-        };
-        await writeFile(files.settings, `${JSON.stringify(report, null, 2)}\n`);
+        // Every file or none: staged beside its place, moved in only when all are written.
+        const report = await withOutputs('--out', async (outs) => {
+          for (const [i, path] of [files.source, ...files.targets].entries()) await writePng(await outs.stage(path), images[i]!);
+          await writeGrid(await outs.stage(files.comparison), images, { labels: ['source', ...targets.map((_, i) => `target ${i + 1}`)], cols: prompts.length, background: 255 });
+          for (let p = 0; p < prompts.length; p++) {
+            const path = join(out, p === 0 ? 'maps-source.png' : `maps-target${many ? `-${p}` : ''}.png`);
+            await writeAttentionMaps(await outs.stage(path), r.store!, sd.tokenizer, prompts[p]!, { prompt: p });
+            files.maps.push(path);
+          }
+          const mask = r.localBlend?.mask();
+          if (mask) {
+            files.blendMask = join(out, 'blend-mask.png');
+            await writeMaskGrid(await outs.stage(files.blendMask), mask, ['source', ...targets.map((_, i) => `target ${i + 1}`)]);
+            mask.dispose();
+          }
+          const [, h, w] = r.images.shape;
+          const report: P2PReport = {
+            backend: backend.name, model, prompts, mode, weights, blend, blendThreshold: threshold, crossReplaceSteps: cross, selfReplaceSteps: self,
+            mapper, steps, guidanceScale, seed, size: [h, w], files, ms: Date.now() - start,
+          };
+          await outs.write(files.settings, `${JSON.stringify(report, null, 2)}\n`);
+          return report;
+        });
         for (const t of r.truncated) process.stderr.write(`warning: prompt ${t.index} is too long; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
         process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${out} (${report.ms} ms on ${backend.name})\n`);
         return 0;

@@ -4,7 +4,6 @@
  * as JSON; `--json` prints the report.
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '@semedit/core';
@@ -16,7 +15,7 @@ import { SEGA_FLAGS, flagNumber, parseSegaFlags, type SegaConceptReport } from '
 import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
-import { checkOutputFile } from '../outputs.js';
+import { checkOutputFile, withOutputs } from '../outputs.js';
 
 export type { SegaConceptReport } from './sega-flags.js';
 
@@ -84,19 +83,19 @@ export const segaCommand: Command = {
       bar.done();
       for (const w of edited.warnings) process.stderr.write(`warning: ${w}\n`);
       for (const t of edited.truncated) process.stderr.write(`warning: ${t.prompt} is longer than the model's limit; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
-      await mkdir(dirname(out), { recursive: true });
-      await writeImageTensor(outputs.edited, edited.images, { range: '0-1' });
       const pair = tf.concat([plain.images, edited.images]) as tf.Tensor4D; // one image each: [unedited, edited]
       owned.push(pair);
-      await writeGrid(outputs.compare, pair, { range: '0-1', cols: 2, labels: ['unedited', 'SEGA'], background: 255 });
       const [, h, w] = edited.images.shape;
       const report: SegaReport = {
         backend: backend.name, model, prompt, negativePrompt: negative ?? null, seed, steps, guidanceScale, momentumScale, momBeta,
-        size: [h, w],
-        concepts: sega.report,
-        outputs, ms: Date.now() - start,
+        size: [h, w], concepts: sega.report, outputs, ms: Date.now() - start,
       };
-      await writeFile(outputs.settings, `${JSON.stringify(report, null, 2)}\n`);
+      // All three files or none: each is staged beside its place and moved in only when every one is written.
+      await withOutputs('--out', async (outs) => {
+        await writeImageTensor(await outs.stage(outputs.edited), edited.images, { range: '0-1' });
+        await writeGrid(await outs.stage(outputs.compare), pair, { range: '0-1', cols: 2, labels: ['unedited', 'SEGA'], background: 255 });
+        await outs.write(outputs.settings, `${JSON.stringify(report, null, 2)}\n`);
+      });
       process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${outputs.edited}, ${outputs.compare}, ${outputs.settings} (${report.ms} ms on ${backend.name})\n`);
       return 0;
     } finally {

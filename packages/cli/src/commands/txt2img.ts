@@ -54,20 +54,23 @@ export const txt2imgCommand: Command = {
     if (!model || positionals.length !== 1) throw new OptionError('txt2img', 'expects one <model> (a diffusers folder or a checkpoint file)');
     const prompt = values['prompt'];
     if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
-    const out = await checkOutputFile('--out', String(values['out']), [model]); // before any loading or computing
-    const start = Date.now();
-    const backend = await initBackend();
-    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
     const steps = num('steps', values['steps'], true)!;
     const guidanceScale = num('scale', values['scale'], false)!;
     const seed = num('seed', values['seed'], true)!;
     const height = num('height', values['height'], true);
     const width = num('width', values['width'], true);
+    const images = num('images', values['images'], true)!;
+    if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
+    if (images < 1) throw new OptionError('images', `must be a positive integer, got ${images}`);
+    const out = await checkOutputFile('--out', String(values['out']), [model]); // before any loading or computing
+    const start = Date.now();
+    const backend = await initBackend();
+    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
     const bar = progressBar('denoising', sd.scheduler.setTimesteps(steps).timesteps.length); // model calls (Heun: 2 per step)
     try {
       const negative = values['negative'];
       const r = await runTextToImage(sd, {
-        prompt, numInferenceSteps: steps, guidanceScale, seed, numImagesPerPrompt: num('images', values['images'], true)!,
+        prompt, numInferenceSteps: steps, guidanceScale, seed, numImagesPerPrompt: images,
         negativePrompt: optString(negative),
         height, width,
         onTruncate: values['strict-length'] ? 'error' : 'warn',
@@ -78,14 +81,14 @@ export const txt2imgCommand: Command = {
         process.stderr.write(`warning: prompt ${t.index} is longer than the model's limit; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
       }
       await mkdir(dirname(out), { recursive: true });
-      const images = await writeImageTensor(out, r.images, { range: '0-1', ...(r.images.shape[0] > 1 ? { grid: true } : {}) });
+      const written = await writeImageTensor(out, r.images, { range: '0-1', grid: r.images.shape[0] > 1 });
       const [, h, w] = r.images.shape;
       tf.dispose([r.latents, r.images]);
       const report: Txt2ImgReport = {
-        backend: backend.name, model, prompt, steps, guidanceScale, seed, scheduler: sd.scheduler.className, size: [h, w], images,
+        backend: backend.name, model, prompt, steps, guidanceScale, seed, scheduler: sd.scheduler.className, size: [h, w], images: written,
         truncated: r.truncated.map(({ index, droppedTokens, droppedText }) => ({ index, droppedTokens, droppedText })), ms: Date.now() - start,
       };
-      process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${images.join(', ')} (${report.ms} ms on ${backend.name})\n`);
+      process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${written.join(', ')} (${report.ms} ms on ${backend.name})\n`);
       return 0;
     } finally {
       sd.dispose();
