@@ -9,7 +9,7 @@ import { segaCommand, type SegaReport } from './commands/sega.js';
 
 const m = readManifest('sega-tiny');
 const params = JSON.parse(await readFile(m.files['params']!, 'utf8')) as {
-  prompt: string; height: number; width: number; editing_prompt: string[]; scheduler: { cls: string } & Record<string, unknown>;
+  prompt: string; height: number; width: number; guidance_scale: number; editing_prompt: string[]; scheduler: { cls: string } & Record<string, unknown>;
 };
 let dir = '';
 let folder = '';
@@ -41,7 +41,8 @@ describe(`semedit sega (${m.id})`, () => {
     const out = join(dir, 'o', 'edit.png');
     const r = await capture(() => segaCommand.run([
       '--model', folder, '--prompt', params.prompt, '--remove', b, '--add', a, '--scale', '4', '--scale', '6',
-      '--threshold', '0.8', '--warmup', '1', '--warmup', '2', '--steps', '3', '--seed', '7', '--out', out, '--json',
+      '--threshold', '0.8', '--warmup', '1', '--warmup', '2', '--steps', '3', '--seed', '7', '--cfg', String(params.guidance_scale),
+      '--height', String(params.height), '--width', String(params.width), '--out', out, '--json',
     ]));
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as SegaReport;
@@ -49,7 +50,8 @@ describe(`semedit sega (${m.id})`, () => {
       { prompt: b, direction: 'remove', scale: 4, threshold: 0.8, warmup: 1, cooldown: null, weight: 1 },
       { prompt: a, direction: 'add', scale: 6, threshold: 0.8, warmup: 2, cooldown: null, weight: 1 },
     ]);
-    expect([report.steps, report.seed, report.guidanceScale]).toEqual([3, 7, 7.5]);
+    expect([report.steps, report.seed, report.guidanceScale]).toEqual([3, 7, params.guidance_scale]);
+    expect(report.size).toEqual([params.height, params.width]);
     expect(report.outputs.compare).toBe(join(dir, 'o', 'edit.compare.png'));
     expect(JSON.parse(await readFile(report.outputs.settings, 'utf8'))).toEqual(report);
     const edited = await readPng(report.outputs.edited);
