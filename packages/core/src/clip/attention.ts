@@ -1,10 +1,12 @@
 /**
- * CLIP's multi-head self-attention (`CLIPAttention`) and the additive masks the text tower uses: the causal mask
- * and the padding mask from an `attention_mask`, both filled with float32's lowest value as transformers does.
+ * CLIP's multi-head self-attention (`CLIPAttention`) on the shared attention kernel of `nn/`, and the additive
+ * masks the text tower uses: the causal mask and the padding mask from an `attention_mask`, both filled with
+ * float32's lowest value as transformers does.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { linear, type LinearParams } from './layers.js';
+import { scaledDotProductAttention } from '../nn/attention.js';
+import { linear, type LinearParams } from '../nn/linear.js';
 
 /**
  * `torch.finfo(torch.float32).min`, the value transformers writes into masked attention logits.
@@ -65,20 +67,14 @@ export interface ClipAttentionOptions {
  * ```
  */
 export function clipAttention(p: ClipAttentionParams, x: tf.Tensor2D, opts: ClipAttentionOptions): tf.Tensor2D {
-  const { batch: b, seqLen: l, heads: h } = opts;
+  const { batch: b, seqLen: l, heads } = opts;
   const c = x.shape[1];
-  const d = c / h;
-  // 1. Projections on [B·L, C]; split heads: q, v -> [B·H, L, d], k -> [B·H, d, L] (pre-transposed, no transposeB).
-  const q = tf.reshape(tf.transpose(tf.reshape(tf.mul(linear(p.q_proj, x), d ** -0.5), [b, l, h, d]), [0, 2, 1, 3]), [b * h, l, d]);
-  const kT = tf.reshape(tf.transpose(tf.reshape(linear(p.k_proj, x), [b, l, h, d]), [0, 2, 3, 1]), [b * h, d, l]);
-  const v = tf.reshape(tf.transpose(tf.reshape(linear(p.v_proj, x), [b, l, h, d]), [0, 2, 1, 3]), [b * h, l, d]);
-  // 2. Logits [B·H, L, L] (+ mask as [B, H, L, L]), softmax over keys.
-  let logits: tf.Tensor = tf.matMul(q, kT);
-  if (opts.bias) logits = tf.reshape(tf.add(tf.reshape(logits, [b, h, l, l]), opts.bias), [b * h, l, l]);
-  const probs = tf.softmax(logits, -1) as tf.Tensor3D;
-  // 3. Weighted values [B·H, L, d] -> [B, L, H, d] -> [B·L, C], output projection.
-  const out = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, h, l, d]), [0, 2, 1, 3]), [b * l, c]);
-  return linear(p.out_proj, out as tf.Tensor2D);
+  // Projections on [B·L, C], then the shared attention kernel on [B, L, C] (q scaled before the product, as CLIP).
+  const split = (t: tf.Tensor2D) => tf.reshape(t, [b, l, c]) as tf.Tensor3D;
+  const out = scaledDotProductAttention(split(linear(p.q_proj, x)), split(linear(p.k_proj, x)), split(linear(p.v_proj, x)), {
+    heads, scale: (c / heads) ** -0.5, bias: opts.bias,
+  });
+  return linear(p.out_proj, tf.reshape(out, [b * l, c]) as tf.Tensor2D);
 }
 
 /**

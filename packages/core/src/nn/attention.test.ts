@@ -73,6 +73,34 @@ describe.each([
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it.each([
+    ['one bias for every row, query chunks', 1, undefined],
+    ['a bias per row, one query per chunk', 2, 1],
+  ] as const)('an additive bias (%s) masks keys as the reference does', (_l, rows, max) => {
+    const before = tf.memory().numTensors;
+    const [b, n, m, h] = [2, 6, 6, 2];
+    const [q, k, v] = inputs(b, n, m, 8 * h, 3);
+    // Causal mask with float32's lowest value (row 1 also masks key 0 where rows differ).
+    const data = new Float32Array(rows * n * m).map((_, e) => {
+      const [r, i, j] = [Math.floor(e / (n * m)), Math.floor(e / m) % n, e % m];
+      return j > i || (r === 1 && j === 0 && i > 0) ? -3.4028234663852886e38 : 0;
+    });
+    const bias = tf.tensor4d(data, [rows, 1, n, m]);
+    tf.tidy(() => {
+      const ref = referenceAttention(q, k, v, { heads: h, bias });
+      const got = scaledDotProductAttention(q, k, v, { heads: h, bias, maxScoreElements: max });
+      expectClose(got, ref, { atol: 2e-6, rtol: 1e-5, name: 'biased attention' });
+      const probs = referenceAttentionProbs(q, k, { heads: h, bias }).arraySync();
+      expect(probs[0]![0]![0]!.slice(1).every((p) => p === 0)).toBe(true); // query 0 sees key 0 only
+      const unmasked = scaledDotProductAttention(q, k, v, { heads: h });
+      expect(tf.max(tf.abs(tf.sub(unmasked, got))).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+    const wrong = tf.zeros([b, 1, n, m + 1]) as tf.Tensor4D;
+    expect(() => scaledDotProductAttention(q, k, v, { heads: h, bias: wrong })).toThrow(ShapeMismatchError);
+    tf.dispose([q, k, v, bias, wrong]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a hook sees slices [B, hs, qs, Nk] that concatenate to the reference probabilities', () => {
     const [b, n, m, h] = [2, 23, 6, 3];
     const [q, k, v] = inputs(b, n, m, 4 * h, 11);

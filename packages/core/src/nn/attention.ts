@@ -68,6 +68,11 @@ export interface SdpaOptions {
   maxScoreElements?: number;
   /** Called once per chunk with its probabilities, after the softmax and before the product with V. */
   onProbs?: ProbsHook;
+  /**
+   * Additive logit bias `[B or 1, 1, Nq, Nk]` (0 = attend, a very negative value = masked), added after the scale
+   * and before the softmax, the same for every head (CLIP's causal and padding masks).
+   */
+  bias?: tf.Tensor4D;
 }
 
 /**
@@ -128,6 +133,20 @@ function checkHookOutput(out: tf.Tensor, want: readonly number[]): void {
   }
 }
 
+/** Checks an additive bias against `[B or 1, 1, Nq, Nk]`. */
+function checkBias(bias: tf.Tensor4D | undefined, b: number, n: number, m: number): tf.Tensor4D | undefined {
+  if (bias && ((bias.shape[0] !== b && bias.shape[0] !== 1) || bias.shape[1] !== 1 || bias.shape[2] !== n || bias.shape[3] !== m)) {
+    throw new ShapeMismatchError('attention bias', [b, 1, n, m], bias.shape);
+  }
+  return bias;
+}
+
+/** The bias of batch row `r`, queries `[q0, q1)`, as `[q1-q0, Nk]`. */
+function biasRows(bias: tf.Tensor4D, r: number, q0: number, q1: number): tf.Tensor2D {
+  const [rows, , , m] = bias.shape;
+  return tf.reshape(tf.slice(bias, [rows === 1 ? 0 : r, 0, q0, 0], [1, 1, q1 - q0, m]), [q1 - q0, m]);
+}
+
 /**
  * Multi-head attention `softmax(q kᵀ · scale) v` per head, chunked (see {@link planAttentionChunks}) with an
  * optional hook on each chunk's probabilities. Symbols: B batch, Nq queries, Nk keys, h heads, d = C/h.
@@ -147,6 +166,7 @@ export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.
   const { b, n, m, d } = checkShapes(q, k, v, opts.heads);
   const h = opts.heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const bias = checkBias(opts.bias, b, n, m);
   const chunks = planAttentionChunks({ batch: b, heads: h, queries: n, keys: m }, opts.maxScoreElements);
   // Per (row, head) operands, index i = row * h + head: q_i [Nq, d] (scale folded in), kT_i [d, Nk], v_i [Nk, d].
   const qs = splitAxis0(tf.reshape(tf.transpose(tf.reshape(tf.mul(q, scale), [b, n, h, d]), [0, 2, 1, 3]), [b * h, n, d]), b * h);
@@ -161,7 +181,8 @@ export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.
     const outs = tf.tidy(() => {
       let probs = index.map((i) => {
         const qi = q1 - q0 === n ? qs[i]! : tf.slice(qs[i]!, [q0, 0], [q1 - q0, d]);
-        return tf.softmax(tf.matMul(qi as tf.Tensor2D, kT[i] as tf.Tensor2D)); // [q1-q0, Nk]
+        const logits = tf.matMul(qi as tf.Tensor2D, kT[i] as tf.Tensor2D); // [q1-q0, Nk]
+        return tf.softmax(bias ? tf.add(logits, biasRows(bias, Math.floor(i / h), q0, q1)) : logits);
       });
       if (opts.onProbs) {
         const shape = [b, h1 - h0, q1 - q0, m] as const;
@@ -197,7 +218,8 @@ export function referenceAttentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, opts: Sd
   const h = opts.heads;
   const qh = tf.transpose(tf.reshape(q, [b, n, h, d]), [0, 2, 1, 3]);
   const kh = tf.transpose(tf.reshape(k, [b, m, h, d]), [0, 2, 1, 3]);
-  return tf.softmax(tf.mul(tf.matMul(qh, kh, false, true), opts.scale ?? 1 / Math.sqrt(d))) as tf.Tensor4D;
+  const logits = tf.mul(tf.matMul(qh, kh, false, true), opts.scale ?? 1 / Math.sqrt(d));
+  return tf.softmax(opts.bias ? tf.add(logits, opts.bias) : logits) as tf.Tensor4D;
 }
 
 /**
