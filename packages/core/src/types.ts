@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ClipTextModel } from './clip/text-model.js';
-import type { ClipTokenizer } from './clip/tokenizer.js';
+import type { ClipTokenizer } from './tokenizer/tokenizer.js';
 import type { Scheduler } from './schedulers/types.js';
 import type { AttentionHookResolver } from './unet/hooks.js';
 import type { UNet2DConditionModel } from './unet/unet.js';

@@ -11,13 +11,7 @@
  * ```
  * @module
  */
-export * from './bpe.js';
-export * from './errors.js';
-export * from './text-cleanup.js';
-export * from './tokenizer.js';
-export * from './tokenizer-load.js';
-export * from './tokenizer-vocab.js';
-export * from './word-index.js';
+export * from '../tokenizer/index.js';
 export * from './config.js';
 export * from './model-errors.js';
 export { ClipConfigError, ConfigError } from '../errors.js';

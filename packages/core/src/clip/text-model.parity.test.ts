@@ -13,7 +13,7 @@ import { compareArrays, readManifest, type FixtureCheck, type FixtureManifest } 
 import { loadClipTextModel, loadClipTextModelWithProjection } from './load.js';
 import { availableBackends, useBackend } from './test-support.js';
 import { checkTokenIds, type ClipTextModelWithProjection, type ClipTextProjectedOutput } from './text-model.js';
-import { loadClipTokenizerFiles } from './tokenizer-load.js';
+import { loadClipTokenizerFiles } from '../tokenizer/tokenizer-load.js';
 
 const FIXTURES = ['clip-text-tiny/quick_gelu', 'clip-text-tiny/gelu'];
 const BACKENDS = await availableBackends();

@@ -12,7 +12,7 @@ import { compareArrays, nchwToNhwc, readManifest, type FixtureCheck } from '../t
 import { loadClipModel, loadClipVisionModelWithProjection } from './load.js';
 import type { ClipModel, ClipOutput } from './similarity.js';
 import { availableBackends, useBackend } from './test-support.js';
-import { loadClipTokenizer } from './tokenizer-load.js';
+import { loadClipTokenizer } from '../tokenizer/tokenizer-load.js';
 import type { ClipVisionModelWithProjection, ClipVisionProjectedOutput } from './vision-model.js';
 
 const m = readManifest('clip-vision-tiny');

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index.js';
 import { loadClipTextModel } from '../clip/load.js';
-import { loadClipTokenizer } from '../clip/tokenizer-load.js';
+import { loadClipTokenizer } from '../tokenizer/tokenizer-load.js';
 import { DisposedError } from '../errors.js';
 import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
 import { readManifest } from '../testing/index.js';

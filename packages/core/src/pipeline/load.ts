@@ -10,7 +10,7 @@ import { buildClipTextParams } from '../clip/params.js';
 import { resolveClipTextConfig, type CLIPTextConfig } from '../clip/config.js';
 import { loadClipTextModel } from '../clip/load.js';
 import { ClipTextModel } from '../clip/text-model.js';
-import { loadClipTokenizer } from '../clip/tokenizer-load.js';
+import { loadClipTokenizer } from '../tokenizer/tokenizer-load.js';
 import { CheckpointFormatError, OptionError } from '../errors.js';
 import { createScheduler, parseSchedulerConfigJson, resolveSchedulerName, schedulerConfigForName, type SchedulerConfig } from '../schedulers/index.js';
 import { loadSingleFile } from './single-file.js';

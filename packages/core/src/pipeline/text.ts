@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ClipTokenizer, EncodeOptions, TruncationReport } from '../clip/tokenizer.js';
+import type { ClipTokenizer, EncodeOptions, TruncationReport } from '../tokenizer/tokenizer.js';
 import type { ClipTextModel } from '../clip/text-model.js';
 import { OptionError } from '../errors.js';
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index.js';
 import { loadClipTextModel } from '../clip/load.js';
-import { loadClipTokenizer } from '../clip/tokenizer-load.js';
+import { loadClipTokenizer } from '../tokenizer/tokenizer-load.js';
 import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
 import { checkAgainstFixture, compareArrays, findCheck, nchwToNhwc, readFixtureTensor, readManifest } from '../testing/index.js';
 import { loadUNet } from '../unet/load.js';
