@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError } from './errors.js';
-import { createGenerator, Generator, philox4x32, randn, randu } from './random.js';
-import type { GeneratorState } from './random.js';
+import { createGenerator, RandomGenerator, philox4x32, randn, randu } from './random.js';
+import type { RandomGeneratorState } from './random.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -36,7 +36,7 @@ describe('Philox4x32-10 core', () => {
   });
 });
 
-describe('Generator streams', () => {
+describe('RandomGenerator streams', () => {
   it('gives the same numbers for the same seed and different ones for different seeds', () => {
     expect(createGenerator(42).normal(64)).toEqual(createGenerator(42).normal(64));
     expect(createGenerator(42).normal(64)).toEqual(createGenerator(42n).normal(64));
@@ -67,7 +67,7 @@ describe('Generator streams', () => {
     expect(state.spareNormal).not.toBeNull();
     const cont = [...g.normal(7), ...g.uniform(5)];
     const h = createGenerator(0);
-    h.setState(JSON.parse(JSON.stringify(state)) as GeneratorState);
+    h.setState(JSON.parse(JSON.stringify(state)) as RandomGeneratorState);
     expect([...h.normal(7), ...h.uniform(5)]).toEqual(cont);
     g.setState(state);
     expect([...g.normal(7), ...g.uniform(5)]).toEqual(cont);
@@ -77,7 +77,7 @@ describe('Generator streams', () => {
     const g = createGenerator(1);
     const good = g.getState();
     for (const bad of [{ ...good, algorithm: 'mt19937' }, { ...good, key: [1] }, { ...good, position: -4 }, { ...good, spareNormal: NaN }, null]) {
-      expect(() => g.setState(bad as unknown as GeneratorState)).toThrow(OptionError);
+      expect(() => g.setState(bad as unknown as RandomGeneratorState)).toThrow(OptionError);
     }
   });
 
@@ -88,7 +88,7 @@ describe('Generator streams', () => {
     const k0 = twin.nextUint32();
     const k1 = twin.nextUint32();
     expect(child.getState().key).toEqual([k0, k1]);
-    expect(child.uniform(8)).toEqual(new Generator([k0, k1]).uniform(8));
+    expect(child.uniform(8)).toEqual(new RandomGenerator([k0, k1]).uniform(8));
     expect(parent.uniform(8)).toEqual(twin.uniform(8));
     expect(parent.fork().uniform(8)).not.toEqual(createGenerator(5).fork().uniform(8));
   });

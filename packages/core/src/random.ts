@@ -61,7 +61,7 @@ export function philox4x32(counter: readonly number[], key: readonly number[]): 
 }
 
 /** A generator's complete state; plain JSON. */
-export interface GeneratorState {
+export interface RandomGeneratorState {
   algorithm: 'philox4x32-10';
   /** The 64-bit key as two uint32 words (low, high). */
   key: [number, number];
@@ -80,7 +80,7 @@ export interface GeneratorState {
  * const z = gen.normal(4); // Float32Array(4), the same on every backend
  * ```
  */
-export class Generator {
+export class RandomGenerator {
   private key: [number, number];
   private position = 0;
   private spare: number | null = null;
@@ -186,7 +186,7 @@ export class Generator {
    * const s = gen.getState(); const a = gen.normal(5); gen.setState(s); const b = gen.normal(5); // a equals b
    * ```
    */
-  getState(): GeneratorState {
+  getState(): RandomGeneratorState {
     return { algorithm: 'philox4x32-10', key: [...this.key], position: this.position, spareNormal: this.spare };
   }
 
@@ -200,7 +200,7 @@ export class Generator {
    * gen.setState(JSON.parse(saved));
    * ```
    */
-  setState(state: GeneratorState): void {
+  setState(state: RandomGeneratorState): void {
     const ok =
       state?.algorithm === 'philox4x32-10' &&
       Array.isArray(state.key) && state.key.length === 2 && state.key.every((k) => Number.isInteger(k) && k >= 0 && k < TWO_32) &&
@@ -221,10 +221,10 @@ export class Generator {
    * const noiseGen = gen.fork(); // e.g. one stream per image of a batch
    * ```
    */
-  fork(): Generator {
+  fork(): RandomGenerator {
     const k0 = this.nextUint32();
     const k1 = this.nextUint32();
-    return new Generator([k0, k1]);
+    return new RandomGenerator([k0, k1]);
   }
 }
 
@@ -243,13 +243,13 @@ function checkCount(n: number): number {
  * const gen = createGenerator(1234n);
  * ```
  */
-export function createGenerator(seed: number | bigint): Generator {
+export function createGenerator(seed: number | bigint): RandomGenerator {
   if (typeof seed === 'bigint') {
     if (seed < 0n || seed >= 1n << 64n) throw new OptionError('seed', `must be in [0, 2^64), got ${seed}`);
-    return new Generator([Number(seed & 0xffffffffn), Number(seed >> 32n)]);
+    return new RandomGenerator([Number(seed & 0xffffffffn), Number(seed >> 32n)]);
   }
   if (!Number.isSafeInteger(seed) || seed < 0) throw new OptionError('seed', `must be a non-negative safe integer, got ${seed}`);
-  return new Generator([seed % TWO_32, Math.floor(seed / TWO_32)]);
+  return new RandomGenerator([seed % TWO_32, Math.floor(seed / TWO_32)]);
 }
 
 function shapeSize(shape: readonly number[]): number {
@@ -268,7 +268,7 @@ function shapeSize(shape: readonly number[]): number {
  * const latents = randn([1, 8, 8, 4], createGenerator(0)); // same values on cpu, wasm and webgpu
  * ```
  */
-export function randn(shape: readonly number[], gen: Generator, opts: { mean?: number; std?: number } = {}): tf.Tensor {
+export function randn(shape: readonly number[], gen: RandomGenerator, opts: { mean?: number; std?: number } = {}): tf.Tensor {
   const { mean = 0, std = 1 } = opts;
   const data = gen.normal(shapeSize(shape));
   if (mean !== 0 || std !== 1) for (let i = 0; i < data.length; i++) data[i] = mean + std * data[i]!;
@@ -287,7 +287,7 @@ export function randn(shape: readonly number[], gen: Generator, opts: { mean?: n
  * const u = randu([2, 3], createGenerator(5), { min: -1, max: 1 });
  * ```
  */
-export function randu(shape: readonly number[], gen: Generator, opts: { min?: number; max?: number } = {}): tf.Tensor {
+export function randu(shape: readonly number[], gen: RandomGenerator, opts: { min?: number; max?: number } = {}): tf.Tensor {
   const { min = 0, max = 1 } = opts;
   if (!(max > min)) throw new OptionError('max', `must be greater than min (${min}), got ${max}`);
   const data = gen.uniform(shapeSize(shape));

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError, OptionError } from '../errors.js';
-import type { Generator } from '../random.js';
+import type { RandomGenerator } from '../random.js';
 import { randn } from '../random.js';
 import type { Scheduler, SchedulerPlan, StepOptions } from '../schedulers/index.js';
 import type { Denoiser, StepInfo } from '../types.js';
@@ -36,7 +36,7 @@ export interface SampleOptions {
   /** DDIM η (default 0). */
   eta?: number;
   /** Generator for the per-step noise of stochastic steps (DDIM η > 0). */
-  generator?: Generator;
+  generator?: RandomGenerator;
   /**
    * Called after each step; may return replacement latents (ownership passes to the loop). Like diffusers'
    * `callback_on_step_end`.

@@ -14,7 +14,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Generator } from '../random.js';
+import type { RandomGenerator } from '../random.js';
 import type { NoiseSchedule } from './betas.js';
 import type { ResolvedSchedulerConfig, SchedulerClassName } from './config.js';
 
@@ -91,7 +91,7 @@ export interface StepOptions {
    * Stochastic schedulers (`scheduler.stochastic`): when `noise` is not given, the step draws it from this seeded
    * generator (one `[B, H, W, C]` normal draw per step that uses noise). Give `noise` or `generator`, not both.
    */
-  generator?: Generator;
+  generator?: RandomGenerator;
   /** DDIM: η of DDIM eq. 16 (0 = deterministic DDIM, 1 = DDPM-like). Default 0. */
   eta?: number;
   /** DDIM: re-derive ε from the clipped x̂₀ (GLIDE). Default false. */

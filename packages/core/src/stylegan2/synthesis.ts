@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '../errors.js';
-import { randn, type Generator } from '../random.js';
+import { randn, type RandomGenerator } from '../random.js';
 import type { ResolvedStyleGan2Config } from './config.js';
 import { modulatedConv2d } from './modulated-conv.js';
 import { resampleFilter2d, type StyleGan2Params, type SynthesisLayerParams, type ToRgbParams } from './params.js';
@@ -42,7 +42,7 @@ export interface SynthesisOptions {
   /** Default `'const'` (deterministic; stylegan2-ada's own default is `'random'`). */
   noiseMode?: NoiseMode;
   /** Seeded generator for `'random'` noise (required then). */
-  generator?: Generator;
+  generator?: RandomGenerator;
   /**
    * Explicit noise per conv layer in conv order (`StyleLayer.convIndex`: b4.conv1, b8.conv0, b8.conv1, ...), each
    * `[1 | B, res, res, 1]`, multiplied by the layer's `noise_strength`; `undefined` entries follow `noiseMode`.
