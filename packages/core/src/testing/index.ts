@@ -11,3 +11,4 @@ export {
 export * from './fixture-check.js';
 export * from './sd-folder.js';
 export * from './manifest-checks.js';
+export * from './token-fold.js';
