@@ -15,7 +15,7 @@ import { readCheckpoint, writeSafetensors } from '@semedit/core/io';
 import {
   applyGlobalDirection, channelDirections, channelFeatures, channelRelevance, ClipTextLoss, globalBoundary, loadLatentMapper,
   manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
-  wPlusSynthesizer, type MapperOptimizerName, type StyleGan2Like,
+  wPlusSynthesizer, MAPPER_OPTIMIZERS, type MapperOptimizerName, type StyleGan2Like,
 } from '@semedit/edit';
 import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
@@ -74,12 +74,10 @@ export interface MapperTrainSettings {
   resumed: boolean;
 }
 
-const OPTIMIZERS: readonly MapperOptimizerName[] = ['ranger', 'adam'];
-
-/** `--optim`: one of {@link OPTIMIZERS}. */
+/** `--optim`: one of the mapper optimizers. */
 function optimName(values: Record<string, unknown>): MapperOptimizerName {
   const v = values['optim'];
-  if (!OPTIMIZERS.includes(v as MapperOptimizerName)) throw new OptionError('optim', `must be ${OPTIMIZERS.join(' or ')}, got "${String(v)}"`);
+  if (!MAPPER_OPTIMIZERS.includes(v as MapperOptimizerName)) throw new OptionError('optim', `must be ${MAPPER_OPTIMIZERS.join(' or ')}, got "${String(v)}"`);
   return v as MapperOptimizerName;
 }
 

@@ -15,7 +15,7 @@ import { readCheckpoint, type RawTensor } from '@semedit/core/io';
 import { foldTokenIds, parseTokenFold, readManifest, runManifestChecks, type CheckOutput } from '@semedit/core/testing';
 import { clipTokenize, ClipTextLoss } from './clip-loss.js';
 import { loadLatentMapper, type LatentMapper } from './mapper-load.js';
-import { trainLatentMapper, type MapperOptimizerName, type TrainMapperOptions, type TrainMapperStep } from './mapper-train.js';
+import { MAPPER_OPTIMIZERS, trainLatentMapper, type MapperOptimizerName, type TrainMapperOptions, type TrainMapperStep } from './mapper-train.js';
 import { rangerSchedule, type RangerOptions } from './ranger.js';
 import { wPlusSynthesizer, type StyleGan2Like } from './stylespace.js';
 
@@ -43,8 +43,8 @@ const rangerOpts: RangerOptions = {
   beta1: cfg.ranger.betas[0], beta2: cfg.ranger.betas[1], eps: cfg.ranger.eps, alpha: cfg.ranger.alpha, k: cfg.ranger.k,
   nSmaThreshold: cfg.ranger.N_sma_threshhold, weightDecay: cfg.ranger.weight_decay, useGc: cfg.ranger.use_gc, gcConvOnly: cfg.ranger.gc_conv_only,
 };
-/** The two runs the fixture records, by the library's optimizer names (its tensor prefixes). */
-const RUNS: readonly MapperOptimizerName[] = ['ranger', 'adam'];
+/** The runs the fixture records: check prefixes that name one of the library's optimizers. */
+const RUNS = [...new Set(m.checks.map((c) => c.output.split('.')[0]!))].filter((p): p is MapperOptimizerName => MAPPER_OPTIMIZERS.includes(p as MapperOptimizerName));
 
 /** The upsampling factor of config.json's `"nearest x<factor>"`. */
 function nearestFactor(spec: string): number {
@@ -102,6 +102,8 @@ describe(`${m.id}: StyleCLIP mapper training with Ranger and Adam`, () => {
     const [steps, batch, rows] = t.get('batches')!.shape;
     expect([steps, batch, rows]).toEqual([cfg.steps, cfg.batch_size, cfg.generator.num_ws]);
     expect(cfg.opts.batch_size).toBe(cfg.batch_size);
+    expect(RUNS.length, 'the manifest checks at least one optimizer run').toBeGreaterThan(0);
+    for (const name of RUNS) expect(cfg[name], `config.json describes the ${name} run`).toBeDefined();
   });
 
   it(`${m.id}: every fixture.json check (both optimizers: losses, gradients, weights, optimizer state, images; schedule, tokens), no tensor leaked`, async () => {

@@ -32,6 +32,16 @@ import { Ranger, type RangerOptions } from './ranger.js';
 export type MapperOptimizerName = 'ranger' | 'adam';
 
 /**
+ * Every {@link MapperOptimizerName}, the default first.
+ *
+ * @example
+ * ```ts
+ * MAPPER_OPTIMIZERS.includes(flag as MapperOptimizerName); // validate a command-line value
+ * ```
+ */
+export const MAPPER_OPTIMIZERS: readonly MapperOptimizerName[] = ['ranger', 'adam'];
+
+/**
  * Sees each training step's tensors, which are valid only during the call (clone and `tf.keep`, or read the data,
  * to keep them). Names use the mapper's state-dict keys `k` and PyTorch's layout (weights `[out, in]`):
  * `x_hat` (the images the loss saw, `[B, H, W, 3]`), `grad.k` (d loss / d parameter, raw: before any gradient
@@ -200,7 +210,7 @@ export async function* trainLatentMapper(
   const single = opts.mapperType === 'SingleMapper';
   if (opts.mapperType !== undefined && !single && opts.mapperType !== 'LevelsMapper') throw new OptionError('mapperType', `must be LevelsMapper or SingleMapper, got ${String(opts.mapperType)}`);
   if (latents.rank !== 3 || latents.shape[1] < 1) throw new ShapeMismatchError('latents (W+)', [null, null, null], latents.shape);
-  if (opts.optimizer !== undefined && opts.optimizer !== 'ranger' && opts.optimizer !== 'adam') throw new OptionError('optimizer', `must be ranger or adam, got ${String(opts.optimizer)}`);
+  if (opts.optimizer !== undefined && !MAPPER_OPTIMIZERS.includes(opts.optimizer)) throw new OptionError('optimizer', `must be ${MAPPER_OPTIMIZERS.join(' or ')}, got ${String(opts.optimizer)}`);
   if (opts.batchOrder !== undefined && opts.batchOrder !== 'shuffle' && opts.batchOrder !== 'sequential') throw new OptionError('batchOrder', `must be shuffle or sequential, got ${String(opts.batchOrder)}`);
   if (opts.init && opts.resumeFrom) throw new OptionError('init', 'cannot be combined with resumeFrom');
   if (opts.init && opts.init.latentDim !== latents.shape[2]) throw new ShapeMismatchError('latents (W+)', [null, null, opts.init.latentDim], latents.shape);
