@@ -1,13 +1,13 @@
 /**
  * `semedit styleclip` in-process on the tiny fixture models (stylegan2-nvlabs-tiny generator, clip-loss-tiny CLIP,
- * styleclip-global-tiny token rows): optimize, mapper-train then mapper-apply, and global, each writing PNGs of
- * the generator's size and a JSON report; bad options are typed errors.
+ * styleclip-global-tiny token rows): optimize, mapper-train (Ranger by default, --optim adam, resume) then
+ * mapper-apply, and global, each writing PNGs of the generator's size and a JSON report; bad options are typed errors.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OptionError, ShapeMismatchError } from '@semedit/core';
+import { OptionError } from '@semedit/core';
 import { readPng } from '@semedit/core/image';
 import { readCheckpoint, type RawTensor } from '@semedit/core/io';
 import { readManifest } from '@semedit/core/testing';
@@ -81,16 +81,32 @@ describe(`semedit styleclip (${genM.id} + ${clipM.id})`, () => {
     expect(latent.shape).toEqual([1, 8, 32]);
   });
 
-  it(`${genM.id}: mapper-train (SingleMapper: the tiny generator has 8 W+ rows) then mapper-apply`, async () => {
+  it(`${genM.id}: mapper-train (SingleMapper, --optim adam) then mapper-apply; the settings are reported`, async () => {
     const out = join(dir, 'mapper');
     const ckpt = join(out, 'm.safetensors');
-    const r = await run(['mapper-train', ...base(), '--text-ids', textIds, '--steps', '2', '--num-latents', '4', '--mapper-type', 'SingleMapper', '--checkpoint', ckpt, '--out', out]);
+    const r = await run(['mapper-train', ...base(), '--text-ids', textIds, '--steps', '2', '--num-latents', '4', '--mapper-type', 'SingleMapper', '--optim', 'adam', '--checkpoint', ckpt, '--out', out]);
     expect(r.losses).toHaveLength(2);
     expect(r.files).toEqual([ckpt]);
+    expect(r.settings).toEqual({ optimizer: 'adam', steps: 2, batchSize: 2, lr: 0.5, mapperType: 'SingleMapper', resumed: false });
+    const saved = JSON.parse((await readCheckpoint(ckpt)).metadata['opts']!) as Record<string, unknown>;
+    expect(saved['optim_name']).toBe('adam');
     const a = await run(['mapper-apply', '--generator', genM.files['weights']!, '--mapper', ckpt, '--images', '2', '--out', out]);
     expect(a.images).toHaveLength(2);
     for (const p of a.images) await expectPng(p, size, 2);
-    await expect(command.run(['mapper-train', ...base(), '--text-ids', textIds, '--steps', '1', '--out', out])).rejects.toThrow(ShapeMismatchError);
+  });
+
+  it(`${genM.id}: mapper-train defaults to Ranger (LevelsMapper on the 8-row W+, the fine group idle); a resumed run keeps its optimizer; --optim is checked`, async () => {
+    const out = join(dir, 'mapper-ranger');
+    const ckpt = join(out, 'm.safetensors');
+    const r = await run(['mapper-train', ...base(), '--text-ids', textIds, '--steps', '1', '--num-latents', '2', '--checkpoint', ckpt, '--out', out]);
+    expect(r.settings).toMatchObject({ optimizer: 'ranger', mapperType: 'LevelsMapper', resumed: false });
+    const tensors = (await readCheckpoint(ckpt)).tensors;
+    expect([...tensors.keys()].some((k) => k.startsWith('optimizer.slow.'))).toBe(true);
+    const resumed = await run(['mapper-train', ...base(), '--text-ids', textIds, '--steps', '2', '--num-latents', '2', '--optim', 'adam', '--resume', ckpt, '--checkpoint', join(out, 'b.safetensors'), '--out', out]);
+    expect(resumed.settings).toMatchObject({ optimizer: 'ranger', resumed: true });
+    expect(resumed.losses).toHaveLength(1);
+    await expect(command.run(['mapper-train', ...base(), '--text-ids', textIds, '--optim', 'sgd', '--out', out])).rejects.toThrow(OptionError);
+    await expect(command.run(['mapper-train', ...base(), '--text-ids', textIds, '--mapper-type', 'Other', '--out', out])).rejects.toThrow(/mapper-type/);
   });
 
   it(`${globalM.id}: global writes before/after and a strip over alpha, reporting the channels kept`, async () => {

@@ -15,7 +15,7 @@ import { readCheckpoint, writeSafetensors } from '@semedit/core/io';
 import {
   applyGlobalDirection, channelDirections, channelFeatures, channelRelevance, ClipTextLoss, globalBoundary, loadLatentMapper,
   manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
-  wPlusSynthesizer, type StyleGan2Like,
+  wPlusSynthesizer, MAPPER_OPTIMIZERS, type MapperOptimizerName, type StyleGan2Like,
 } from '@semedit/edit';
 import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
@@ -36,7 +36,15 @@ export interface StyleclipDeps {
   loadGenerator(path: string, opts: { config?: string; format?: string }): Promise<CliGenerator>;
 }
 
-/** The JSON report of `semedit styleclip ... --json` (a contract). */
+/**
+ * The JSON report of `semedit styleclip ... --json` (a contract).
+ *
+ * @example
+ * ```ts
+ * const r: StyleclipReport = JSON.parse(stdout);
+ * if (r.method === 'mapper-train') console.log(r.settings?.optimizer); // 'ranger' unless --optim adam
+ * ```
+ */
 export interface StyleclipReport {
   backend: string;
   method: 'optimize' | 'mapper-train' | 'mapper-apply' | 'global';
@@ -44,7 +52,33 @@ export interface StyleclipReport {
   files: string[];
   losses?: number[];
   numChannels?: number;
+  /** `mapper-train`: the training settings (`optimizer` is `ranger` or `adam`, `--optim`). */
+  settings?: MapperTrainSettings;
   ms: number;
+}
+
+/**
+ * The settings `semedit styleclip mapper-train` reports (part of {@link StyleclipReport}).
+ *
+ * @example
+ * ```ts
+ * const s: MapperTrainSettings = { optimizer: 'ranger', steps: 50000, batchSize: 2, lr: 0.5, mapperType: 'LevelsMapper', resumed: false };
+ * ```
+ */
+export interface MapperTrainSettings {
+  optimizer: MapperOptimizerName;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  mapperType: 'LevelsMapper' | 'SingleMapper';
+  resumed: boolean;
+}
+
+/** `--optim`: one of the mapper optimizers. */
+function optimName(values: Record<string, unknown>): MapperOptimizerName {
+  const v = values['optim'];
+  if (!MAPPER_OPTIMIZERS.includes(v as MapperOptimizerName)) throw new OptionError('optim', `must be ${MAPPER_OPTIMIZERS.join(' or ')}, got "${String(v)}"`);
+  return v as MapperOptimizerName;
 }
 
 async function defaultLoadGenerator(path: string, opts: { config?: string; format?: string }): Promise<CliGenerator> {
@@ -160,22 +194,33 @@ async function optimize(ctx: Ctx, clip: ClipModel): Promise<void> {
 
 async function mapperTrain(ctx: Ctx, clip: ClipModel): Promise<void> {
   const v = ctx.values;
+  const optimizer = optimName(v);
+  const mapperType = str(v, 'mapper-type');
+  if (mapperType !== 'LevelsMapper' && mapperType !== 'SingleMapper') throw new OptionError('mapper-type', `must be LevelsMapper or SingleMapper, got "${mapperType}"`);
+  const steps = num(v, 'steps', true);
+  const batchSize = num(v, 'batch-size', true);
+  const lr = num(v, 'lr');
   const latents = await latentsFrom(ctx, num(v, 'num-latents', true), num(v, 'truncation'));
   const loss = new ClipTextLoss(clip, await textRows(v, clip, 'text', false));
-  const steps = num(v, 'steps', true);
   const checkpoint = typeof v['checkpoint'] === 'string' ? v['checkpoint'] : join(ctx.out, 'mapper.safetensors');
   const bar = progressBar('training mapper', steps);
   const losses: number[] = [];
   try {
     const run = trainLatentMapper(wPlusSynthesizer(ctx.G), loss, latents, {
-      steps, batchSize: num(v, 'batch-size', true), lr: num(v, 'lr'), checkpointPath: checkpoint, checkpointEvery: num(v, 'checkpoint-every', true),
-      mapperType: str(v, 'mapper-type') as 'LevelsMapper' | 'SingleMapper', noCoarseMapper: v['no-coarse-mapper'] === true, noMediumMapper: v['no-medium-mapper'] === true, noFineMapper: v['no-fine-mapper'] === true,
+      steps, batchSize, lr, optimizer, checkpointPath: checkpoint, checkpointEvery: num(v, 'checkpoint-every', true),
+      mapperType, noCoarseMapper: v['no-coarse-mapper'] === true, noMediumMapper: v['no-medium-mapper'] === true, noFineMapper: v['no-fine-mapper'] === true,
       seed: num(v, 'seed', true), description: optString(v['text']),
       resumeFrom: optString(v['resume']),
     });
     let r = await run.next();
     while (!r.done) (losses.push(r.value.loss), bar.tick(1, `loss ${r.value.loss.toFixed(4)}`), (r = await run.next()));
     bar.done();
+    // A resumed run keeps its checkpoint's optimizer and mapper type: report what was used.
+    const used = r.value.trainOpts;
+    ctx.report.settings = {
+      optimizer: used['optim_name'] === 'adam' ? 'adam' : 'ranger', steps, batchSize, lr,
+      mapperType: r.value.options.mapper_type, resumed: typeof v['resume'] === 'string',
+    };
     r.value.dispose();
     ctx.report.files.push(checkpoint);
     ctx.report.losses = losses;
@@ -257,7 +302,7 @@ const SUB: Record<StyleclipReport['method'], OptionSpec> = {
     text: { type: 'string' }, 'text-ids': { type: 'string' }, latents: { type: 'string' }, 'num-latents': { type: 'string', default: '64' },
     truncation: { type: 'string', default: '0.7' }, steps: { type: 'string', default: '50000' }, 'batch-size': { type: 'string', default: '2' },
     lr: { type: 'string', default: '0.5' }, checkpoint: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '2000' },
-    resume: { type: 'string' }, 'mapper-type': { type: 'string', default: 'LevelsMapper' }, 'no-coarse-mapper': { type: 'boolean' }, 'no-medium-mapper': { type: 'boolean' }, 'no-fine-mapper': { type: 'boolean' },
+    resume: { type: 'string' }, optim: { type: 'string', default: 'ranger' }, 'mapper-type': { type: 'string', default: 'LevelsMapper' }, 'no-coarse-mapper': { type: 'boolean' }, 'no-medium-mapper': { type: 'boolean' }, 'no-fine-mapper': { type: 'boolean' },
   },
   'mapper-apply': {
     mapper: { type: 'string' }, latents: { type: 'string' }, images: { type: 'string', default: '1' }, truncation: { type: 'string', default: '0.7' },

@@ -12,3 +12,4 @@ export * from './fixture-check.js';
 export * from './sd-folder.js';
 export * from './manifest-checks.js';
 export * from './fuzz.js';
+export * from './token-fold.js';

@@ -23,6 +23,10 @@ export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /** L2 penalty added to the gradient as PyTorch's Adam does (`g + wd·p`), default 0. */
+  weightDecay?: number;
+  /** AMSGrad is not implemented: only `false` (the default) is accepted. */
+  amsgrad?: boolean;
 }
 
 /**
@@ -40,6 +44,44 @@ export interface AdamState {
 }
 
 /**
+ * An optimizer state as plain data: the step count and, per buffer (`m`, `v`, Ranger's `slow`), the arrays by
+ * parameter name.
+ *
+ * @example
+ * ```ts
+ * const s: OptimizerSnapshot = { step: 0, buffers: { m: new Map(), v: new Map() } };
+ * ```
+ */
+export interface OptimizerSnapshot {
+  step: number;
+  buffers: Record<string, Map<string, { shape: number[]; data: Float32Array }>>;
+}
+
+/**
+ * What training loops need from an optimizer over named variables ({@link Adam}, `Ranger`).
+ *
+ * @example
+ * ```ts
+ * const opt: StepOptimizer = name === 'adam' ? new Adam(vars) : new Ranger(vars);
+ * opt.step(grads, lr);
+ * ```
+ */
+export interface StepOptimizer {
+  /** Steps taken so far. */
+  readonly stepCount: number;
+  /** One update; the gradients are neither modified nor disposed. */
+  step(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void;
+  /** One parameter's state under PyTorch's state names (`exp_avg`, ...); the optimizer's own tensors. */
+  stateTensors(name: string): Readonly<Record<string, tf.Tensor>>;
+  /** The state as plain arrays. */
+  snapshot(): OptimizerSnapshot;
+  /** Restores a {@link StepOptimizer.snapshot}. */
+  restore(state: OptimizerSnapshot): void;
+  /** Frees the state (not the parameters). */
+  dispose(): void;
+}
+
+/**
  * PyTorch-exact Adam over named variables.
  *
  * @example
@@ -51,22 +93,29 @@ export interface AdamState {
  * adam.dispose();
  * ```
  */
-export class Adam {
+export class Adam implements StepOptimizer {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
   private t = 0;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly eps: number;
+  private readonly weightDecay: number;
 
   /**
    * @param params the variables to update, by name (not owned)
-   * @param opts   `beta1` (0.9), `beta2` (0.999), `eps` (1e-8)
+   * @param opts   `beta1` (0.9), `beta2` (0.999), `eps` (1e-8), `weightDecay` (0)
+   * @throws OptionError for betas outside [0, 1), a negative eps or weight decay, or `amsgrad: true`
    */
   constructor(readonly params: ReadonlyMap<string, tf.Variable>, opts: AdamOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    for (const [k, b] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) if (!(b >= 0 && b < 1)) throw new OptionError(k, `must be in [0, 1), got ${b}`);
+    if (!(this.eps >= 0)) throw new OptionError('eps', `must be >= 0, got ${this.eps}`);
+    if (!(this.weightDecay >= 0)) throw new OptionError('weightDecay', `must be >= 0, got ${this.weightDecay}`);
+    if (opts.amsgrad) throw new OptionError('amsgrad', 'is not implemented (only false)');
     for (const [name, p] of params) {
       for (const moments of [this.m, this.v]) {
         const zeros = tf.zerosLike(p);
@@ -99,8 +148,9 @@ export class Adam {
     const bc2 = 1 - this.beta2 ** this.t;
     tf.tidy(() => {
       for (const [name, p] of this.params) {
-        const g = grads.get(name);
-        if (!g) throw new OptionError('grads', `no gradient for "${name}"`);
+        const raw = grads.get(name);
+        if (!raw) throw new OptionError('grads', `no gradient for "${name}"`);
+        const g = this.weightDecay === 0 ? raw : tf.add(raw, tf.mul(p, this.weightDecay));
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
         m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
@@ -147,6 +197,51 @@ export class Adam {
       }
     }
     this.t = state.step;
+  }
+
+  /**
+   * One parameter's moments under PyTorch's names (`exp_avg`, `exp_avg_sq`); the optimizer's own variables, valid
+   * until the next step (do not dispose).
+   *
+   * @param name a parameter name
+   * @example
+   * ```ts
+   * adam.stateTensors('latent').exp_avg_sq.shape; // the latent's shape
+   * ```
+   */
+  stateTensors(name: string): Readonly<Record<string, tf.Tensor>> {
+    const m = this.m.get(name);
+    if (!m) throw new OptionError('name', `no parameter "${name}"`);
+    return { exp_avg: m, exp_avg_sq: this.v.get(name)! };
+  }
+
+  /**
+   * The state as an {@link OptimizerSnapshot} (buffers `m` and `v`).
+   *
+   * @example
+   * ```ts
+   * const s = adam.snapshot(); s.buffers['m']!.get('latent')!.shape;
+   * ```
+   */
+  snapshot(): OptimizerSnapshot {
+    const { step, m, v } = this.exportState();
+    return { step, buffers: { m, v } };
+  }
+
+  /**
+   * Restores an {@link OptimizerSnapshot} with buffers `m` and `v`.
+   *
+   * @param state the saved state
+   * @throws OptionError when a buffer is missing or mis-shaped
+   * @example
+   * ```ts
+   * adam.restore(saved);
+   * ```
+   */
+  restore(state: OptimizerSnapshot): void {
+    const { m, v } = state.buffers;
+    if (!m || !v) throw new OptionError('optimizer state', 'Adam needs buffers m and v');
+    this.restoreState({ step: state.step, m, v });
   }
 
   /**

@@ -9,8 +9,31 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '@semedit/core';
 import {
-  clipImageFeatures, clipLogits, styleClipResize, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, type ClipModel, type TokenIdsInput,
+  clipImageFeatures, clipLogits, styleClipResize, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, type ClipModel, type ClipTokenizer, type TokenIdsInput,
 } from '@semedit/core/clip';
+
+/**
+ * Token ids as OpenAI's `clip.tokenize` makes them (what StyleCLIP feeds its CLIP loss): start token, the BPE ids,
+ * end token, then **zeros** up to the context length (not the pad token SD pipelines use). Too long a text is an
+ * error, as in `clip.tokenize` without `truncate`.
+ *
+ * @param tok           a CLIP tokenizer
+ * @param texts         the texts
+ * @param contextLength row length, default 77
+ * @throws OptionError for a text longer than the context
+ * @example
+ * ```ts
+ * clipTokenize(tok, ['a cat'])[0]!.slice(0, 4); // [49406, 320, 2368, 49407], then 73 zeros
+ * ```
+ */
+export function clipTokenize(tok: ClipTokenizer, texts: readonly string[], contextLength = 77): number[][] {
+  if (!Number.isInteger(contextLength) || contextLength < 2) throw new OptionError('contextLength', `must be an integer >= 2, got ${contextLength}`);
+  return texts.map((text) => {
+    const ids = tok.encode(text, { padding: 'none', truncation: false }).ids;
+    if (ids.length > contextLength) throw new OptionError('text', `"${text}" is ${ids.length} tokens, more than the context length ${contextLength}`);
+    return [...ids, ...Array<number>(contextLength - ids.length).fill(0)];
+  });
+}
 
 /**
  * How generator images become CLIP input: `styleclip` = the reference loss (resize only, values as they are);

@@ -21,5 +21,6 @@ export * from './mapper.js';
 export * from './mapper-load.js';
 export * from './mapper-train.js';
 export * from './optimize.js';
+export * from './ranger.js';
 export * from './stylespace.js';
 export * from './templates.js';

@@ -127,11 +127,12 @@ export function subMapperForward(p: SubMapperParams, x: tf.Tensor3D): tf.Tensor3
 
 /**
  * The mapper output `M(w)` (`LevelsMapper.forward` / `SingleMapper.forward`): each row group through its own
- * sub-mapper, zeros for a disabled group, concatenated back. Differentiable in `w` and the parameters; call
- * inside `tf.tidy` / `tf.grad`.
+ * sub-mapper, zeros for a disabled group, concatenated back; a group beyond the last row (the fine group of a W+
+ * with 8 rows or fewer, as in the reference's slicing) contributes nothing. Differentiable in `w` and the
+ * parameters; call inside `tf.tidy` / `tf.grad`.
  *
  * @param p mapper parameters
- * @param w `[B, n_latent, D]` W+ codes (n_latent > 8 for a LevelsMapper)
+ * @param w `[B, n_latent, D]` W+ codes (n_latent ≥ 1)
  * @returns `[B, n_latent, D]`
  * @example
  * ```ts
@@ -142,13 +143,16 @@ export function latentMapperForward(p: LatentMapperParams, w: tf.Tensor3D): tf.T
   if (w.rank !== 3) throw new ShapeMismatchError('w (W+)', [null, null, null], w.shape);
   if (p.mapping) return subMapperForward(p.mapping, w);
   const [, rows] = w.shape;
-  if (rows <= 8) throw new ShapeMismatchError('w (W+)', [null, 9, w.shape[2]], w.shape);
+  if (rows < 1) throw new ShapeMismatchError('w (W+)', [null, 1, w.shape[2]], w.shape);
   const parts = MAPPER_GROUPS.map(([name, start, end]) => {
-    const x = tf.slice(w, [0, start, 0], [-1, Math.min(end, rows) - start, -1]);
+    const count = Math.max(0, Math.min(end, rows) - start);
+    const x = tf.slice(w, [0, Math.min(start, rows), 0], [-1, count, -1]);
     const sub = p[name];
-    return sub ? subMapperForward(sub, x) : tf.zerosLike(x);
+    // A group past the last row (e.g. the fine group of an 8-row W+) sees an empty slice: empty output, no NaN,
+    // and its parameters take no part in the result (zero gradients, as in the reference).
+    return sub && count > 0 ? subMapperForward(sub, x) : count > 0 ? tf.zerosLike(x) : x;
   });
-  return tf.concat(parts, 1);
+  return tf.concat(parts.filter((x) => x.size > 0), 1);
 }
 
 /**

@@ -2,8 +2,8 @@
  * StyleCLIP latent optimization and mapper training on the tiny fixture models (stylegan2-nvlabs-tiny generator,
  * clip-loss-tiny CLIP and tokens) on the default backend: the learning-rate schedule and Adam against closed
  * forms, the losses reported per step against an independent recomputation, no tensor leaks over a run (complete
- * or stopped early), the identity hook, and mapper training that checkpoints, resumes to the same weights and
- * loads back through loadLatentMapper.
+ * or stopped early), the identity hook, and mapper training (Ranger and Adam) that checkpoints, resumes to the same
+ * weights and loads back through loadLatentMapper, and trains a LevelsMapper on 8-row W+ with the fine group idle.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
@@ -149,29 +149,57 @@ describe(`StyleCLIP mapper training (${genM.id} + ${clipM.id})`, () => {
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-  it(`${genM.id}: checkpoints, resumes to the same weights as an uninterrupted run, and loads back`, async () => {
+  it.each(['ranger', 'adam'] as const)(`${genM.id}: %s checkpoints, resumes to the same weights as an uninterrupted run, and loads back`, async (optimizer) => {
     const z = tf.tensor2d(createGenerator(3).normal(6 * 32), [6, 32]);
     const latents = tf.tidy(() => G.mapping(z, { truncationPsi: 0.7 }));
-    // W+ with 8 rows cannot feed a LevelsMapper (rows > 8 needed): pad to 10 rows by repeating the last.
+    // Padded to 10 rows by repeating the last two, so the fine group has rows to map (with 8 rows it would be idle).
     const w10 = tf.tidy(() => tf.concat([latents, tf.slice(latents, [0, 6, 0], [-1, 2, -1])], 1));
     const synth = (ws: tf.Tensor3D) => G.synthesis(tf.slice(ws, [0, 0, 0], [-1, 8, -1]), { noiseMode: 'const' });
     const loss = new ClipTextLoss(clip, tokens);
     const before = tf.memory().numTensors;
-    const full = await drain(trainLatentMapper(synth, loss, w10, { steps: 6, batchSize: 2, checkpointPath: join(dir, 'full.safetensors'), checkpointEvery: 3, noFineMapper: true }));
+    const opt = optimizer === 'ranger' ? {} : { optimizer };
+    // 7 steps resumed after 3: Ranger's Lookahead sync (step 6) falls in the resumed part.
+    const full = await drain(trainLatentMapper(synth, loss, w10, { ...opt, steps: 7, batchSize: 2, checkpointPath: join(dir, `${optimizer}-full.safetensors`), checkpointEvery: 3, noFineMapper: true }));
     const half: string[] = [];
-    const first = await drain(trainLatentMapper(synth, loss, w10, { steps: 3, batchSize: 2, checkpointPath: join(dir, 'a.safetensors'), noFineMapper: true }), (s) => s.checkpoint && half.push(s.checkpoint));
-    expect(half).toEqual([join(dir, 'a.safetensors')]);
+    const first = await drain(trainLatentMapper(synth, loss, w10, { ...opt, steps: 3, batchSize: 2, checkpointPath: join(dir, `${optimizer}-a.safetensors`), noFineMapper: true }), (s) => s.checkpoint && half.push(s.checkpoint));
+    expect(half).toEqual([join(dir, `${optimizer}-a.safetensors`)]);
     first.dispose();
-    const resumed = await drain(trainLatentMapper(synth, loss, w10, { steps: 6, batchSize: 2, resumeFrom: join(dir, 'a.safetensors'), checkpointPath: join(dir, 'b.safetensors') }));
+    // The resumed run keeps the checkpoint's optimizer whatever it is asked for.
+    const resumed = await drain(trainLatentMapper(synth, loss, w10, { optimizer: optimizer === 'ranger' ? 'adam' : 'ranger', steps: 7, batchSize: 2, resumeFrom: join(dir, `${optimizer}-a.safetensors`), checkpointPath: join(dir, `${optimizer}-b.safetensors`) }));
     const values = (e: Map<string, tf.Tensor>) => [...e].map(([k, v]) => [k, Array.from(v.dataSync())]);
     expect(values(mapperParamEntries(resumed.params))).toEqual(values(mapperParamEntries(full.params)));
     expect(full.options.no_fine_mapper).toBe(true);
-    const loaded = await loadLatentMapper(join(dir, 'b.safetensors'));
+    expect(full.trainOpts['optim_name']).toBe(optimizer);
+    expect(resumed.trainOpts['optim_name']).toBe(optimizer);
+    const loaded = await loadLatentMapper(join(dir, `${optimizer}-b.safetensors`));
     expect(loaded.options).toEqual(full.options);
     expect(values(mapperParamEntries(loaded.params))).toEqual(values(mapperParamEntries(full.params)));
     tf.dispose([full, resumed, loaded].map((m) => [...mapperParamEntries(m.params).values()]).flat());
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([z, latents, w10]);
+    loss.dispose();
+  });
+
+  it(`${genM.id}: a LevelsMapper trains on 8-row W+ (the fine group idle, its weights unchanged); bad optimizer options are OptionErrors`, async () => {
+    const z = tf.tensor2d(createGenerator(4).normal(4 * 32), [4, 32]);
+    const w8 = tf.tidy(() => G.mapping(z, { truncationPsi: 0.7 }));
+    const loss = new ClipTextLoss(clip, tokens);
+    const before = tf.memory().numTensors;
+    const seen: string[] = [];
+    const trained = await drain(trainLatentMapper(wPlusSynthesizer(G), loss, w8, { steps: 2, batchSize: 2, observe: (name, _t, step) => step === 0 && seen.push(name) }));
+    const initial = await drain(trainLatentMapper(wPlusSynthesizer(G), loss, w8, { steps: 1, batchSize: 2, lr: 0 }));
+    const fine = (e: Map<string, tf.Tensor>) => [...e].filter(([k]) => k.startsWith('fine_mapping.')).map(([k, v]) => [k, Array.from(v.dataSync())]);
+    expect(fine(mapperParamEntries(trained.params))).toEqual(fine(mapperParamEntries(initial.params)));
+    expect(seen).toContain('x_hat');
+    expect(seen).toContain('grad.fine_mapping.mapping.1.weight');
+    expect(seen).toContain('state.course_mapping.mapping.1.weight.slow_buffer');
+    trained.dispose();
+    initial.dispose();
+    await expect(drain(trainLatentMapper(wPlusSynthesizer(G), loss, w8, { optimizer: 'sgd' as never }))).rejects.toThrow(/optimizer/);
+    await expect(drain(trainLatentMapper(wPlusSynthesizer(G), loss, w8, { batchOrder: 'random' as never }))).rejects.toThrow(/batchOrder/);
+    await expect(drain(trainLatentMapper(wPlusSynthesizer(G), loss, w8, { ranger: { k: 0 } }))).rejects.toThrow(/k/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([z, w8]);
     loss.dispose();
   });
 });

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '@semedit/core';
-import { Adam, styleClipLr } from './adam.js';
+import { Adam, styleClipLr, type AdamOptions } from './adam.js';
 import type { ClipTextLoss } from './clip-loss.js';
 import { faceFeatures, identityLoss, type FaceEmbedder } from './identity-loss.js';
 
@@ -48,7 +48,30 @@ export interface OptimizeLatentOptions {
   identity?: FaceEmbedder;
   /** `edit` (default): CLIP + L2 (+ ID); `free`: CLIP only (`--mode free_generation`). */
   mode?: 'edit' | 'free';
+  /** Adam's `beta1`, `beta2`, `eps` (PyTorch defaults 0.9, 0.999, 1e-8). */
+  adam?: AdamOptions;
+  /** Fraction of the run over which {@link styleClipLr} ramps down, default 0.25. */
+  lrRampdown?: number;
+  /** Fraction of the run over which {@link styleClipLr} warms up, default 0.05 (the script's hard-coded value). */
+  lrRampup?: number;
+  /** Sees each step's tensors (see {@link OptimizeObserver}). */
+  observe?: OptimizeObserver;
 }
+
+/**
+ * Called during each step of {@link optimizeLatent} with the step's tensors, which are valid only during the call
+ * (clone and `tf.keep`, or read the data, to keep them). Names, shapes as the latent `[B, num_ws, w_dim]` unless
+ * said: `image` (the image of the step's forward pass, i.e. of the latent before the step, `[B, H, W, 3]`),
+ * `grad` (d loss / d latent before the update), then after the update `latent`, and Adam's `exp_avg` and
+ * `exp_avg_sq`.
+ *
+ * @example
+ * ```ts
+ * const grads: Float32Array[] = [];
+ * const observe: OptimizeObserver = (name, t) => { if (name === 'grad') grads.push(t.dataSync() as Float32Array); };
+ * ```
+ */
+export type OptimizeObserver = (name: 'image' | 'grad' | 'latent' | 'exp_avg' | 'exp_avg_sq', t: tf.Tensor, step: number) => void;
 
 /**
  * What {@link optimizeLatent} yields after each step (losses of the step's forward pass, before its update).
@@ -87,10 +110,18 @@ export interface OptimizeResult {
   image: tf.Tensor4D;
 }
 
-function resolve(opts: OptimizeLatentOptions): Required<Omit<OptimizeLatentOptions, 'identity'>> {
+type Resolved = Required<Omit<OptimizeLatentOptions, 'identity' | 'adam' | 'observe'>>;
+
+function resolve(opts: OptimizeLatentOptions): Resolved {
   const steps = opts.steps ?? 300;
   if (!Number.isInteger(steps) || steps < 1) throw new OptionError('steps', `must be an integer >= 1, got ${steps}`);
-  const r = { steps, lr: opts.lr ?? 0.1, l2Lambda: opts.l2Lambda ?? 0.008, idLambda: opts.idLambda ?? 0, mode: opts.mode ?? 'edit' };
+  const r = {
+    steps, lr: opts.lr ?? 0.1, l2Lambda: opts.l2Lambda ?? 0.008, idLambda: opts.idLambda ?? 0, mode: opts.mode ?? 'edit',
+    lrRampdown: opts.lrRampdown ?? 0.25, lrRampup: opts.lrRampup ?? 0.05,
+  };
+  for (const k of ['lrRampdown', 'lrRampup'] as const) {
+    if (!(r[k] > 0 && r[k] <= 1)) throw new OptionError(k, `must be in (0, 1], got ${r[k]}`);
+  }
   for (const k of ['lr', 'l2Lambda', 'idLambda'] as const) {
     if (!Number.isFinite(r[k]) || r[k] < 0) throw new OptionError(k, `must be a finite number >= 0, got ${r[k]}`);
   }
@@ -107,7 +138,7 @@ function resolve(opts: OptimizeLatentOptions): Required<Omit<OptimizeLatentOptio
  * @param synthesize W+ → image (see {@link SynthesizeWPlus})
  * @param clipLoss   the CLIP loss bound to the description
  * @param init       `[B, num_ws, w_dim]` start code (e.g. a truncated random W+, or an inverted image's)
- * @param opts       `steps`, `lr`, `l2Lambda`, `idLambda`, `identity`, `mode`
+ * @param opts       `steps`, `lr`, `l2Lambda`, `idLambda`, `identity`, `mode`, `adam`, `lrRampdown`, `lrRampup`, `observe`
  * @example
  * ```ts
  * const run = optimizeLatent(synth, new ClipTextLoss(clip, ids), init, { steps: 40 });
@@ -123,18 +154,20 @@ export async function* optimizeLatent(
   if (init.rank !== 3) throw new ShapeMismatchError('init (W+)', [null, null, null], init.shape);
   const wInit = tf.clone(init);
   const latent = tf.variable(init, true);
-  const adam = new Adam(new Map([['latent', latent]]));
+  const adam = new Adam(new Map([['latent', latent]]), opts.adam);
+  const observe = opts.observe;
   const useId = o.mode === 'edit' && o.idLambda > 0 && opts.identity !== undefined;
   const target = useId ? tf.tidy(() => faceFeatures(opts.identity!, synthesize(wInit))) : undefined;
   try {
     for (let step = 0; step < o.steps; step++) {
-      const lr = styleClipLr(step / o.steps, o.lr);
+      const lr = styleClipLr(step / o.steps, o.lr, o.lrRampdown, o.lrRampup);
       const parts = tf.tidy(() => {
         // The loss terms are kept out of variableGrads' inner tidy for reporting, and freed below.
         const terms: tf.Tensor[] = [];
         const keep = (x: tf.Scalar) => (terms.push(tf.keep(x)), x);
         const { value, grads } = tf.variableGrads(() => {
           const img = synthesize(latent as unknown as tf.Tensor3D);
+          observe?.('image', img, step);
           let total: tf.Scalar = keep(tf.sum(clipLoss.loss(img)));
           if (o.mode === 'edit') {
             total = tf.add(total, tf.mul(keep(tf.sum(tf.square(tf.sub(wInit, latent)))), o.l2Lambda));
@@ -142,7 +175,15 @@ export async function* optimizeLatent(
           }
           return total;
         }, [latent]);
-        adam.step(new Map([['latent', grads[latent.name]!]]), lr);
+        const grad = grads[latent.name]!;
+        observe?.('grad', grad, step);
+        adam.step(new Map([['latent', grad]]), lr);
+        if (observe) {
+          observe('latent', latent, step);
+          const state = adam.stateTensors('latent');
+          observe('exp_avg', state['exp_avg']!, step);
+          observe('exp_avg_sq', state['exp_avg_sq']!, step);
+        }
         const padded = [...terms, ...Array.from({ length: 3 - terms.length }, () => tf.scalar(0))];
         const out = tf.stack([value, ...padded]);
         tf.dispose(terms);
