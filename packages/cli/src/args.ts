@@ -71,3 +71,63 @@ function joinNegativeValues(argv: readonly string[], options: OptionSpec): strin
   }
   return out;
 }
+
+/**
+ * Range and kind of a numeric option.
+ *
+ * @example
+ * ```ts
+ * const r: NumberRule = { int: true, min: 1 };
+ * ```
+ */
+export interface NumberRule {
+  /** Must be an integer. */
+  int?: boolean;
+  /** Smallest allowed value. */
+  min?: number;
+  /** Largest allowed value. */
+  max?: number;
+}
+
+/**
+ * The one parser of numeric options: a finite number (an integer with `int`) within `[min, max]`, or
+ * `undefined` when the option was not given. NaN, Infinity, empty strings and trailing garbage are refused with an
+ * {@link OptionError} naming the option as typed.
+ *
+ * @param name the option's flag name
+ * @param v    its raw value
+ * @param rule integer, range
+ * @example
+ * ```ts
+ * numberOption('steps', '20', { int: true, min: 1 }); // 20
+ * numberOption('steps', undefined); // undefined
+ * ```
+ */
+export function numberOption(name: string, v: unknown, rule: NumberRule = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (rule.int && !Number.isInteger(n))) {
+    throw new OptionError(name, `must be ${rule.int ? 'an integer' : 'a finite number'}, got "${String(v)}"`);
+  }
+  if ((rule.min !== undefined && n < rule.min) || (rule.max !== undefined && n > rule.max)) {
+    throw new OptionError(name, `must be in [${rule.min ?? '-inf'}, ${rule.max ?? 'inf'}], got ${n}`);
+  }
+  return n;
+}
+
+/**
+ * {@link numberOption} for an option that must be given (or has a default).
+ *
+ * @param name the option's flag name
+ * @param v    its raw value
+ * @param rule integer, range
+ * @example
+ * ```ts
+ * requiredNumber('seed', values['seed'], { int: true }); // 0 with the default '0'
+ * ```
+ */
+export function requiredNumber(name: string, v: unknown, rule: NumberRule = {}): number {
+  const n = numberOption(name, v, rule);
+  if (n === undefined) throw new OptionError(name, 'is required');
+  return n;
+}

@@ -12,12 +12,12 @@ import { initBackend } from '@semedit/core/backend';
 import { tensorToImages, writeGrid, writePng } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
 import { runEdit, type EditOptions, type P2PEdit, type P2PMode } from '@semedit/edit';
-import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
+import { optString, parseCommandArgs, type OptionSpec, numberOption } from '../args.js';
 import { checkOutputDir, withOutputs } from '../outputs.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 import { checkPrompts, parseWeights } from './p2p.js';
-import { SEGA_FLAGS, flagNumber, parseSegaFlags, type SegaConceptReport } from './sega-flags.js';
+import { SEGA_FLAGS, parseSegaFlags, type SegaConceptReport } from './sega-flags.js';
 
 /** The settings and outputs of a `semedit edit` run, written as `settings.json` and printed with `--json` (a contract). */
 export interface EditReport {
@@ -55,7 +55,7 @@ const OPTIONS: OptionSpec = {
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 function unit(name: string, v: unknown): number {
-  const n = flagNumber(name, v, false)!;
+  const n = numberOption(name, v)!;
   if (n < 0 || n > 1) throw new OptionError(name, `must be in [0, 1], got ${n}`);
   return n;
 }
@@ -98,12 +98,12 @@ export const editCommand: Command = {
     if (typeof model !== 'string') throw new OptionError('model', 'is required (a diffusers folder or a checkpoint file)');
     const prompt = values['prompt'];
     if (typeof prompt !== 'string' || prompt.trim() === '') throw new OptionError('prompt', 'is required');
-    const steps = flagNumber('steps', values['steps'], true)!;
+    const steps = numberOption('steps', values['steps'], { int: true })!;
     if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
-    const seed = flagNumber('seed', values['seed'], true)!;
-    const guidanceScale = flagNumber('cfg', values['cfg'], false)!;
-    const height = flagNumber('height', values['height'], true);
-    const width = flagNumber('width', values['width'], true);
+    const seed = numberOption('seed', values['seed'], { int: true })!;
+    const guidanceScale = numberOption('cfg', values['cfg'])!;
+    const height = numberOption('height', values['height'], { int: true });
+    const width = numberOption('width', values['width'], { int: true });
     const negative = optString(values['negative']);
     const p2p = parseP2P(values, prompt);
     const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, false);

@@ -12,7 +12,7 @@ import { loadStableDiffusion } from '@semedit/core/pipeline';
 import {
   PromptEditError, runPromptToPrompt, writeAttentionMaps, writeMaskGrid, type P2PMode, type PromptToPromptOptions,
 } from '@semedit/edit'; // becomes '@semedit/edit' once the package index re-exports p2p
-import { optString, parseCommandArgs } from '../args.js';
+import { optString, parseCommandArgs, requiredNumber } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 import { checkOutputDir, withOutputs } from '../outputs.js';
@@ -40,17 +40,6 @@ export interface P2PReport {
 
 const MAX_WEIGHT = 10;
 
-function num(name: string, v: unknown, opts: { int?: boolean; min?: number; max?: number } = {}): number {
-  const n = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n))) {
-    throw new OptionError(name, `must be ${opts.int ? 'an integer' : 'a number'}, got "${String(v)}"`);
-  }
-  if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
-    throw new OptionError(name, `must be in [${opts.min ?? '-inf'}, ${opts.max ?? 'inf'}], got ${n}`);
-  }
-  return n;
-}
-
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 /**
@@ -63,7 +52,7 @@ export function parseWeights(entries: string[], targets: string[]): Record<strin
     const at = e.lastIndexOf('=');
     if (at <= 0) throw new OptionError('weight', `expects word=value, got "${e}"`);
     const word = e.slice(0, at);
-    out[word] = num(`weight ${word}`, e.slice(at + 1), { min: -MAX_WEIGHT, max: MAX_WEIGHT });
+    out[word] = requiredNumber(`weight ${word}`, e.slice(at + 1), { min: -MAX_WEIGHT, max: MAX_WEIGHT });
     for (const t of targets) if (!t.split(' ').includes(word)) throw new PromptEditError(`--weight: word "${word}" is not in the prompt`, { prompt: t, word });
   }
   return out;
@@ -116,14 +105,14 @@ export const p2pCommand: Command = {
     checkPrompts(mode, prompts, blend);
     const mapper = String(values['mapper']);
     if (mapper !== 'corrected' && mapper !== 'reference') throw new OptionError('mapper', `must be corrected or reference, got "${mapper}"`);
-    const cross = num('cross', values['cross'], { min: 0, max: 1 });
-    const self = num('self', values['self'], { min: 0, max: 1 });
-    const threshold = num('blend-threshold', values['blend-threshold'], { min: 0, max: 1 });
-    const steps = num('steps', values['steps'], { int: true, min: 1 });
-    const guidanceScale = num('scale', values['scale']);
-    const seed = num('seed', values['seed'], { int: true });
-    const height = values['height'] !== undefined ? num('height', values['height'], { int: true, min: 1 }) : undefined;
-    const width = values['width'] !== undefined ? num('width', values['width'], { int: true, min: 1 }) : undefined;
+    const cross = requiredNumber('cross', values['cross'], { min: 0, max: 1 });
+    const self = requiredNumber('self', values['self'], { min: 0, max: 1 });
+    const threshold = requiredNumber('blend-threshold', values['blend-threshold'], { min: 0, max: 1 });
+    const steps = requiredNumber('steps', values['steps'], { int: true, min: 1 });
+    const guidanceScale = requiredNumber('scale', values['scale']);
+    const seed = requiredNumber('seed', values['seed'], { int: true });
+    const height = values['height'] !== undefined ? requiredNumber('height', values['height'], { int: true, min: 1 }) : undefined;
+    const width = values['width'] !== undefined ? requiredNumber('width', values['width'], { int: true, min: 1 }) : undefined;
 
     const out = await checkOutputDir('--out', String(values['out']), [model]); // before any loading or computing
     const start = Date.now();

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { OptionError } from '@semedit/core';
 import { SEGA_DEFAULTS, inactiveConcepts, resolveSegaParams, type SegaConceptInput, type SegaEdit } from '@semedit/edit';
-import type { OptionSpec } from '../args.js';
+import { type OptionSpec, numberOption } from '../args.js';
 
 /** One concept as the settings JSON records it (the values used, defaults filled in). */
 export interface SegaConceptReport {
@@ -35,33 +35,13 @@ const FLAG_OF: Record<string, string> = {
   momBeta: 'mom-beta', momentumScale: 'momentum', guidanceScale: 'cfg', concepts: 'add',
 };
 
-/**
- * A flag's number: integer or finite number, else an {@link OptionError} naming the flag.
- *
- * @param name the flag
- * @param v    its raw value (undefined when absent)
- * @param int  whether it must be an integer
- * @example
- * ```ts
- * flagNumber('steps', '20', true); // 20
- * ```
- */
-export function flagNumber(name: string, v: unknown, int: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))) {
-    throw new OptionError(name, `must be ${int ? 'an integer' : 'a finite number'}, got "${String(v)}"`);
-  }
-  return n;
-}
-
 /** A repeatable per-concept option: none, one value for every concept, or exactly one per concept in order. */
 function perConcept(name: string, v: unknown, count: number, int: boolean): (number | undefined)[] {
   const list = v === undefined ? [] : (v as string[]);
   if (list.length > 1 && list.length !== count) {
     throw new OptionError(name, `was given ${list.length} times for ${count} concepts: give it once (for all) or once per concept, in --add/--remove order`);
   }
-  return Array.from({ length: count }, (_, i) => flagNumber(name, list.length === 1 ? list[0] : list[i], int));
+  return Array.from({ length: count }, (_, i) => numberOption(name, list.length === 1 ? list[0] : list[i], { int: int }));
 }
 
 /**
@@ -98,9 +78,9 @@ export function parseSegaFlags(
   const concepts: SegaConceptInput[] = order.map((c, i) => ({
     prompt: c.prompt, reverse: c.direction === 'remove', scale: scales![i], threshold: thresholds![i], warmup: warmups![i], cooldown: cooldowns![i], weight: weights![i],
   }));
-  const momentumScale = flagNumber('momentum', values['momentum'], false) ?? SEGA_DEFAULTS.momentumScale;
-  const momBeta = flagNumber('mom-beta', values['mom-beta'], false) ?? SEGA_DEFAULTS.momBeta;
-  const chunk = flagNumber('concept-chunk', values['concept-chunk'], true);
+  const momentumScale = numberOption('momentum', values['momentum'], { int: false }) ?? SEGA_DEFAULTS.momentumScale;
+  const momBeta = numberOption('mom-beta', values['mom-beta'], { int: false }) ?? SEGA_DEFAULTS.momBeta;
+  const chunk = numberOption('concept-chunk', values['concept-chunk'], { int: true });
   if (chunk !== undefined && chunk < 1) throw new OptionError('concept-chunk', `must be a positive integer, got ${chunk}`);
   if (run.cfg <= 1) throw new OptionError('cfg', `SEGA needs classifier-free guidance > 1 (got ${run.cfg}); at <= 1 diffusers silently drops every edit`);
   let params;

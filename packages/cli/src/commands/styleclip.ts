@@ -17,7 +17,7 @@ import {
   manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
   wPlusSynthesizer, MAPPER_OPTIMIZERS, type MapperOptimizerName, type StyleGan2Like,
 } from '@semedit/edit';
-import { optString, parseCommandArgs, type OptionSpec } from '../args.js';
+import { optString, parseCommandArgs, type OptionSpec, requiredNumber } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -94,13 +94,6 @@ async function defaultLoadGenerator(path: string, opts: { config?: string; forma
   return sg.loadNvlabsGenerator(path, json ? { kwargs: json['kwargs'] ?? json } : {});
 }
 
-function num(values: Record<string, unknown>, name: string, int = false): number {
-  const v = values[name];
-  const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || (int && !Number.isInteger(n))) throw new OptionError(name, `must be ${int ? 'an integer' : 'a number'}, got "${String(v)}"`);
-  return n;
-}
-
 function str(values: Record<string, unknown>, name: string): string {
   const v = values[name];
   if (typeof v !== 'string' || v === '') throw new OptionError(name, 'is required');
@@ -149,7 +142,7 @@ async function latentsFrom(ctx: Ctx, n: number, psi: number): Promise<tf.Tensor3
     if (!first || first.shape.length !== 3) throw new OptionError('latents', `${file} must hold one [N, num_ws, w_dim] tensor`);
     return tf.tensor3d(first.data as Float32Array, first.shape as [number, number, number]);
   }
-  const z = tf.tensor2d(createGenerator(num(ctx.values, 'seed', true)).normal(n * ctx.G.config.zDim), [n, ctx.G.config.zDim]);
+  const z = tf.tensor2d(createGenerator(requiredNumber('seed', ctx.values['seed'], { int: true })).normal(n * ctx.G.config.zDim), [n, ctx.G.config.zDim]);
   const ws = tf.tidy(() => ctx.G.mapping(z, { truncationPsi: psi }));
   z.dispose();
   return ws;
@@ -164,10 +157,10 @@ async function writePng(ctx: Ctx, name: string, images: tf.Tensor4D, grid?: { co
 
 async function optimize(ctx: Ctx, clip: ClipModel): Promise<void> {
   const v = ctx.values;
-  const init = await latentsFrom(ctx, num(v, 'images', true), num(v, 'truncation'));
+  const init = await latentsFrom(ctx, requiredNumber('images', v['images'], { int: true }), requiredNumber('truncation', v['truncation']));
   const loss = new ClipTextLoss(clip, await textRows(v, clip, 'text', false));
   const synth = wPlusSynthesizer(ctx.G);
-  const steps = num(v, 'steps', true);
+  const steps = requiredNumber('steps', v['steps'], { int: true });
   const bar = progressBar('optimizing', steps);
   const losses: number[] = [];
   try {
@@ -175,7 +168,7 @@ async function optimize(ctx: Ctx, clip: ClipModel): Promise<void> {
     await writePng(ctx, 'before.png', before);
     before.dispose();
     const run = optimizeLatent(synth, loss, init, {
-      steps, lr: num(v, 'lr'), l2Lambda: num(v, 'l2-lambda'), mode: str(v, 'mode') as 'edit' | 'free',
+      steps, lr: requiredNumber('lr', v['lr']), l2Lambda: requiredNumber('l2-lambda', v['l2-lambda']), mode: str(v, 'mode') as 'edit' | 'free',
     });
     let r = await run.next();
     while (!r.done) (losses.push(r.value.loss), bar.tick(1, `loss ${r.value.loss.toFixed(4)}`), (r = await run.next()));
@@ -197,19 +190,19 @@ async function mapperTrain(ctx: Ctx, clip: ClipModel): Promise<void> {
   const optimizer = optimName(v);
   const mapperType = str(v, 'mapper-type');
   if (mapperType !== 'LevelsMapper' && mapperType !== 'SingleMapper') throw new OptionError('mapper-type', `must be LevelsMapper or SingleMapper, got "${mapperType}"`);
-  const steps = num(v, 'steps', true);
-  const batchSize = num(v, 'batch-size', true);
-  const lr = num(v, 'lr');
-  const latents = await latentsFrom(ctx, num(v, 'num-latents', true), num(v, 'truncation'));
+  const steps = requiredNumber('steps', v['steps'], { int: true });
+  const batchSize = requiredNumber('batch-size', v['batch-size'], { int: true });
+  const lr = requiredNumber('lr', v['lr']);
+  const latents = await latentsFrom(ctx, requiredNumber('num-latents', v['num-latents'], { int: true }), requiredNumber('truncation', v['truncation']));
   const loss = new ClipTextLoss(clip, await textRows(v, clip, 'text', false));
   const checkpoint = typeof v['checkpoint'] === 'string' ? v['checkpoint'] : join(ctx.out, 'mapper.safetensors');
   const bar = progressBar('training mapper', steps);
   const losses: number[] = [];
   try {
     const run = trainLatentMapper(wPlusSynthesizer(ctx.G), loss, latents, {
-      steps, batchSize, lr, optimizer, checkpointPath: checkpoint, checkpointEvery: num(v, 'checkpoint-every', true),
+      steps, batchSize, lr, optimizer, checkpointPath: checkpoint, checkpointEvery: requiredNumber('checkpoint-every', v['checkpoint-every'], { int: true }),
       mapperType, noCoarseMapper: v['no-coarse-mapper'] === true, noMediumMapper: v['no-medium-mapper'] === true, noFineMapper: v['no-fine-mapper'] === true,
-      seed: num(v, 'seed', true), description: optString(v['text']),
+      seed: requiredNumber('seed', v['seed'], { int: true }), description: optString(v['text']),
       resumeFrom: optString(v['resume']),
     });
     let r = await run.next();
@@ -233,10 +226,10 @@ async function mapperTrain(ctx: Ctx, clip: ClipModel): Promise<void> {
 async function mapperApply(ctx: Ctx): Promise<void> {
   const v = ctx.values;
   const mapper = await loadLatentMapper(str(v, 'mapper'));
-  const w = await latentsFrom(ctx, num(v, 'images', true), num(v, 'truncation'));
+  const w = await latentsFrom(ctx, requiredNumber('images', v['images'], { int: true }), requiredNumber('truncation', v['truncation']));
   try {
     const synth = wPlusSynthesizer(ctx.G);
-    const [before, after] = tf.tidy(() => [synth(w), synth(mapper.apply(w, num(v, 'strength')))]);
+    const [before, after] = tf.tidy(() => [synth(w), synth(mapper.apply(w, requiredNumber('strength', v['strength'])))]);
     await writePng(ctx, 'before.png', before!);
     await writePng(ctx, 'after.png', after!);
     tf.dispose([before!, after!]);
@@ -249,21 +242,21 @@ async function mapperApply(ctx: Ctx): Promise<void> {
 async function global(ctx: Ctx, clip: ClipModel): Promise<void> {
   const v = ctx.values;
   const gen = styleSpaceGenerator(ctx.G);
-  const seed = num(v, 'seed', true);
+  const seed = requiredNumber('seed', v['seed'], { int: true });
   const draw = (n: number, s: number) => tf.tensor2d(createGenerator(s).normal(n * ctx.G.config.zDim), [n, ctx.G.config.zDim]);
-  const psi = num(v, 'truncation');
-  const zStats = draw(num(v, 'num-stats', true), seed + 1);
+  const psi = requiredNumber('truncation', v['truncation']);
+  const zStats = draw(requiredNumber('num-stats', v['num-stats'], { int: true }), seed + 1);
   const stats = styleStatistics(gen, zStats, { truncationPsi: psi });
   zStats.dispose();
-  const zImg = draw(num(v, 'num-images', true), seed + 2);
+  const zImg = draw(requiredNumber('num-images', v['num-images'], { int: true }), seed + 2);
   const styles = tf.tidy(() => gen.stylesFromWPlus(gen.mapping(zImg, psi)));
   zImg.dispose();
-  const manipulated = manipulatedLayers(gen.layers, num(v, 'max-resolution', true));
+  const manipulated = manipulatedLayers(gen.layers, requiredNumber('max-resolution', v['max-resolution'], { int: true }));
   const total = manipulated.reduce((n, i) => n + gen.layers[i]!.dim, 0);
   const bar = progressBar('channel relevance', total);
   let done = 0;
   const fs = await channelFeatures(gen, clip, styles, stats, manipulated, {
-    alpha: num(v, 'channel-alpha'), cacheKey: `${str(v, 'generator')} ${str(v, 'clip')}`,
+    alpha: requiredNumber('channel-alpha', v['channel-alpha']), cacheKey: `${str(v, 'generator')} ${str(v, 'clip')}`,
     cachePath: optString(v['cache']),
     onProgress: (d) => (bar.tick(d - done), (done = d)),
   });
@@ -273,10 +266,10 @@ async function global(ctx: Ctx, clip: ClipModel): Promise<void> {
   const dt = textDirection(clip, await textRows(v, clip, 'target', true), await textRows(v, clip, 'neutral', true));
   const relevance = channelRelevance(fs3, dt);
   tf.dispose([fs3, dt]);
-  const b = globalBoundary(relevance, num(v, 'beta'), { layers: gen.layers, manipulated, codeStd: stats.std });
+  const b = globalBoundary(relevance, requiredNumber('beta', v['beta']), { layers: gen.layers, manipulated, codeStd: stats.std });
   const alphas = str(v, 'alphas').split(',').map((s) => Number(s));
   if (alphas.some((a) => !Number.isFinite(a))) throw new OptionError('alphas', `must be comma-separated numbers, got "${str(v, 'alphas')}"`);
-  const zEdit = draw(num(v, 'images', true), seed);
+  const zEdit = draw(requiredNumber('images', v['images'], { int: true }), seed);
   const s = tf.tidy(() => gen.stylesFromWPlus(gen.mapping(zEdit, psi)));
   // Strip: one row per image, one column per α.
   const strip = tf.tidy(() => {
@@ -284,7 +277,7 @@ async function global(ctx: Ctx, clip: ClipModel): Promise<void> {
     const [, h, w, c] = cols[0]!.shape;
     return tf.reshape(tf.stack(cols, 1), [-1, h, w, c]) as tf.Tensor4D;
   });
-  const [before, after] = tf.tidy(() => [gen.synthesizeStyles(s), gen.synthesizeStyles(applyGlobalDirection(s, b.boundary, num(v, 'alpha')))]);
+  const [before, after] = tf.tidy(() => [gen.synthesizeStyles(s), gen.synthesizeStyles(applyGlobalDirection(s, b.boundary, requiredNumber('alpha', v['alpha'])))]);
   await writePng(ctx, 'before.png', before!);
   await writePng(ctx, 'after.png', after!);
   await writePng(ctx, 'strip.png', strip, { cols: alphas.length, labels: Array.from({ length: strip.shape[0] }, (_, i) => `a=${alphas[i % alphas.length]}`) });

@@ -10,7 +10,7 @@ import { OptionError } from '@semedit/core';
 import { initBackend } from '@semedit/core/backend';
 import { writeImageTensor } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
-import { optString, parseCommandArgs } from '../args.js';
+import { optString, parseCommandArgs, numberOption } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 import { checkOutputFile } from '../outputs.js';
@@ -31,13 +31,6 @@ export interface Txt2ImgReport {
   ms: number;
 }
 
-function num(name: string, v: unknown, int: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new OptionError(name, `must be ${int ? 'an integer' : 'a number'}, got "${String(v)}"`);
-  return n;
-}
-
 /** `semedit txt2img <model> --prompt TEXT [options]`. */
 export const txt2imgCommand: Command = {
   usage: 'txt2img <model> --prompt TEXT [--negative TEXT] [--steps N] [--scale S] [--seed N] [--height H --width W] [--images N] [--config-dir DIR] [--scheduler NAME] [--out FILE] [--strict-length] [--json]',
@@ -54,12 +47,12 @@ export const txt2imgCommand: Command = {
     if (!model || positionals.length !== 1) throw new OptionError('txt2img', 'expects one <model> (a diffusers folder or a checkpoint file)');
     const prompt = values['prompt'];
     if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
-    const steps = num('steps', values['steps'], true)!;
-    const guidanceScale = num('scale', values['scale'], false)!;
-    const seed = num('seed', values['seed'], true)!;
-    const height = num('height', values['height'], true);
-    const width = num('width', values['width'], true);
-    const images = num('images', values['images'], true)!;
+    const steps = numberOption('steps', values['steps'], { int: true })!;
+    const guidanceScale = numberOption('scale', values['scale'])!;
+    const seed = numberOption('seed', values['seed'], { int: true })!;
+    const height = numberOption('height', values['height'], { int: true });
+    const width = numberOption('width', values['width'], { int: true });
+    const images = numberOption('images', values['images'], { int: true })!;
     if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
     if (images < 1) throw new OptionError('images', `must be a positive integer, got ${images}`);
     const out = await checkOutputFile('--out', String(values['out']), [model]); // before any loading or computing
