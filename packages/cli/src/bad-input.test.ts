@@ -16,6 +16,7 @@ import { convertCommand } from './commands/convert.js';
 import { inspectCommand } from './commands/inspect.js';
 import { p2pCommand } from './commands/p2p.js';
 import { segaCommand } from './commands/sega.js';
+import { styleclipCommand } from './commands/styleclip.js';
 import { txt2imgCommand } from './commands/txt2img.js';
 import { OutputPathError, withOutputs } from './outputs.js';
 import { SEGA_DEFAULTS } from '@semedit/edit';
@@ -172,6 +173,33 @@ describe('a set of outputs is written whole or not at all', () => {
     expect(e).toBeInstanceOf(OutputPathError);
     expect(readFileSync(join(base, 'keep.json'), 'utf8')).toBe('old');
     expect((await readdir(base)).sort()).toEqual(['c.png', 'keep.json']); // no a.png, no temporary files
+  });
+});
+
+describe('model-free checks come first, in the flags typed', () => {
+  const missing = () => join(dir, 'no-such-model');
+
+  it('styleclip refuses bad numbers, alpha lists and optimizer names before loading the generator', async () => {
+    const base = ['--generator', missing(), '--clip', missing(), '--out', join(dir, 'sc')];
+    for (const [args, flag] of [
+      [['optimize', ...base, '--text', 'a cat', '--lr', 'NaN'], 'lr'],
+      [['optimize', ...base, '--text', 'a cat', '--steps', '0'], 'steps'],
+      [['global', ...base, '--target', 'a', '--neutral', 'b', '--alphas=1,x'], 'alphas'],
+      [['mapper-train', ...base, '--text', 'a', '--optim', 'sgd'], 'optim'],
+    ] as const) {
+      const e = await rejection(styleclipCommand.run([...args]));
+      expect(e, args.join(' ')).toBeInstanceOf(OptionError);
+      expect((e as OptionError).option).toBe(flag);
+    }
+  });
+
+  it('a --config-dir that is not a folder, or beside a diffusers folder, is refused', async () => {
+    const e = await rejection(txt2imgCommand.run([ckpt, '--prompt', 'a cat', '--config-dir', join(dir, 'nowhere'), '--out', join(dir, 'cd.png')]));
+    expect((e as OptionError).option).toBe('config-dir');
+    const f = await rejection(txt2imgCommand.run([join(dir, 'in'), '--prompt', 'a cat', '--config-dir', join(dir, 'in'), '--out', join(dir, 'cd.png')]));
+    expect((f as OptionError).option).toBe('config-dir');
+    expect(f.message).toMatch(/single-file checkpoint/);
+    expect(existsSync(join(dir, 'cd.png'))).toBe(false);
   });
 });
 

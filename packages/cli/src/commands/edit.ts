@@ -15,6 +15,7 @@ import { runEdit, type EditOptions, type P2PEdit, type P2PMode } from '@semedit/
 import { optString, parseCommandArgs, type OptionSpec, numberOption } from '../args.js';
 import { checkOutputDir, withOutputs } from '../outputs.js';
 import { progressBar } from '../progress.js';
+import { sdLoadOptions } from '../sd-options.js';
 import type { Command } from './command.js';
 import { checkPrompts, parseWeights } from './p2p.js';
 import { SEGA_FLAGS, parseSegaFlags, type SegaConceptReport } from './sega-flags.js';
@@ -109,6 +110,7 @@ export const editCommand: Command = {
     const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, false);
     if (!p2p && !sega) throw new OptionError('target', 'give an edit: an edited prompt (--target) and/or concepts (--add / --remove)');
     const prompts = [prompt, ...(p2p?.targets ?? [])];
+    const loadOpts = sdLoadOptions(model, values);
     const out = await checkOutputDir('--out', String(values['out']), [model]); // before any loading or computing
     const files: EditReport['files'] = {
       unedited: join(out, 'unedited.png'), edited: prompts.map((_, i) => join(out, prompts.length === 1 ? 'edited.png' : `edited-${i}.png`)),
@@ -116,7 +118,7 @@ export const editCommand: Command = {
     };
     const start = Date.now();
     const backend = await initBackend();
-    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
+    const sd = await loadStableDiffusion(model, loadOpts);
     const bar = progressBar('unedited + edit', 2 * steps);
     const owned: tf.Tensor[] = [];
     try {

@@ -14,6 +14,7 @@ import {
 } from '@semedit/edit'; // becomes '@semedit/edit' once the package index re-exports p2p
 import { optString, parseCommandArgs, requiredNumber } from '../args.js';
 import { progressBar } from '../progress.js';
+import { sdLoadOptions } from '../sd-options.js';
 import type { Command } from './command.js';
 import { checkOutputDir, withOutputs } from '../outputs.js';
 
@@ -114,10 +115,12 @@ export const p2pCommand: Command = {
     const height = values['height'] !== undefined ? requiredNumber('height', values['height'], { int: true, min: 1 }) : undefined;
     const width = values['width'] !== undefined ? requiredNumber('width', values['width'], { int: true, min: 1 }) : undefined;
 
+    const loadOpts = sdLoadOptions(model, values);
+
     const out = await checkOutputDir('--out', String(values['out']), [model]); // before any loading or computing
     const start = Date.now();
     const backend = await initBackend();
-    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
+    const sd = await loadStableDiffusion(model, loadOpts);
     const bar = progressBar('prompt-to-prompt', steps);
     try {
       const opts: PromptToPromptOptions = {

@@ -14,6 +14,7 @@ import { runSega } from '@semedit/edit';
 import { SEGA_FLAGS, parseSegaFlags, type SegaConceptReport } from './sega-flags.js';
 import { optString, parseCommandArgs, type OptionSpec, numberOption } from '../args.js';
 import { progressBar } from '../progress.js';
+import { sdLoadOptions } from '../sd-options.js';
 import type { Command } from './command.js';
 import { checkOutputFile, withOutputs } from '../outputs.js';
 
@@ -65,13 +66,14 @@ export const segaCommand: Command = {
     const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, true)!;
     const { momentumScale, momBeta } = sega;
     // Every output is checked before any loading or computing: the edit, its comparison and the settings.
+    const loadOpts = sdLoadOptions(model, values);
     const out = await checkOutputFile('--out', String(values['out']), [model]);
     const stem = out.slice(0, out.length - extname(out).length);
     const outputs = { edited: out, compare: `${stem}.compare.png`, settings: `${stem}.json` };
     for (const p of [outputs.compare, outputs.settings]) await checkOutputFile('--out', p, [model]);
     const start = Date.now();
     const backend = await initBackend();
-    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
+    const sd = await loadStableDiffusion(model, loadOpts);
     const common = { prompt, numInferenceSteps: steps, guidanceScale, seed, negativePrompt: negative, height, width };
     const bar = progressBar('unedited + SEGA', 2 * steps);
     const owned: tf.Tensor[] = [];

@@ -17,7 +17,7 @@ import {
   manipulatedLayers, optimizeLatent, styleSpaceGenerator, styleStatistics, templatePrompts, textDirection, trainLatentMapper,
   wPlusSynthesizer, MAPPER_OPTIMIZERS, type MapperOptimizerName, type StyleGan2Like,
 } from '@semedit/edit';
-import { optString, parseCommandArgs, type OptionSpec, requiredNumber } from '../args.js';
+import { numberOption, optString, parseCommandArgs, requiredNumber, type NumberRule, type OptionSpec } from '../args.js';
 import { progressBar } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -310,6 +310,25 @@ const SUB: Record<StyleclipReport['method'], OptionSpec> = {
   },
 };
 
+/** The numeric options of every method, checked (kind and range) before anything is loaded. */
+const NUMBERS: Record<string, NumberRule> = {
+  images: { int: true, min: 1 }, truncation: {}, steps: { int: true, min: 1 }, lr: { min: 0 }, 'l2-lambda': { min: 0 },
+  'num-latents': { int: true, min: 1 }, 'batch-size': { int: true, min: 1 }, 'checkpoint-every': { int: true, min: 1 }, strength: {},
+  'num-stats': { int: true, min: 1 }, 'num-images': { int: true, min: 1 }, 'channel-alpha': {}, 'max-resolution': { int: true, min: 4 },
+  beta: { min: 0 }, alpha: {}, seed: { int: true },
+};
+
+/** Every option a method can check without a model: numbers, the alpha list, the optimizer and mode names. */
+function checkOptions(m: StyleclipReport['method'], values: Record<string, unknown>): void {
+  for (const [name, rule] of Object.entries(NUMBERS)) if (Object.hasOwn({ ...COMMON, ...SUB[m] }, name)) numberOption(name, values[name], rule);
+  if (m === 'global') {
+    const list = String(values['alphas']).split(',');
+    list.forEach((a) => numberOption('alphas', a.trim()));
+  }
+  if (m === 'mapper-train') optimName(values);
+  if (m === 'optimize' && !['edit', 'free'].includes(String(values['mode']))) throw new OptionError('mode', `must be edit or free, got "${String(values['mode'])}"`);
+}
+
 /**
  * Builds the `styleclip` command with injectable generator loading.
  *
@@ -330,6 +349,7 @@ export function createStyleclipCommand(deps: StyleclipDeps = { loadGenerator: de
       const m = method as StyleclipReport['method'];
       const { values, positionals } = parseCommandArgs(`styleclip ${m}`, rest, { ...COMMON, ...SUB[m] });
       if (positionals.length > 0) throw new OptionError(`styleclip ${m}`, `unexpected argument "${positionals[0]}"`);
+      checkOptions(m, values);
       const start = Date.now();
       const backend = await initBackend();
       const config = values['generator-config'];

@@ -12,6 +12,7 @@ import { writeImageTensor } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
 import { optString, parseCommandArgs, numberOption } from '../args.js';
 import { progressBar } from '../progress.js';
+import { sdLoadOptions } from '../sd-options.js';
 import type { Command } from './command.js';
 import { checkOutputFile } from '../outputs.js';
 
@@ -55,10 +56,11 @@ export const txt2imgCommand: Command = {
     const images = numberOption('images', values['images'], { int: true })!;
     if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
     if (images < 1) throw new OptionError('images', `must be a positive integer, got ${images}`);
+    const loadOpts = sdLoadOptions(model, values);
     const out = await checkOutputFile('--out', String(values['out']), [model]); // before any loading or computing
     const start = Date.now();
     const backend = await initBackend();
-    const sd = await loadStableDiffusion(model, { configDir: optString(values['config-dir']), sampler: optString(values['scheduler']) });
+    const sd = await loadStableDiffusion(model, loadOpts);
     const bar = progressBar('denoising', sd.scheduler.setTimesteps(steps).timesteps.length); // model calls (Heun: 2 per step)
     try {
       const negative = values['negative'];

@@ -75,7 +75,12 @@ const PIPELINES = new Set(['StableDiffusionPipeline', 'SemanticStableDiffusionPi
 export async function loadStableDiffusion(path: string, opts: LoadStableDiffusionOptions = {}): Promise<LoadedStableDiffusion> {
   if (opts.sampler !== undefined) resolveSchedulerName(opts.sampler); // an unknown name fails before any loading
   if (!existsSync(path)) throw new CheckpointFormatError('no such file or folder', { file: path });
-  return statSync(path).isDirectory() ? loadFolder(path, opts) : loadFile(path, opts);
+  const isFolder = statSync(path).isDirectory();
+  if (opts.configDir !== undefined) {
+    if (!existsSync(opts.configDir) || !statSync(opts.configDir).isDirectory()) throw new OptionError('configDir', `"${opts.configDir}" is not a folder`);
+    if (isFolder) throw new OptionError('configDir', `applies to a single-file checkpoint; the diffusers folder "${path}" has its own configs`);
+  }
+  return isFolder ? loadFolder(path, opts) : loadFile(path, opts);
 }
 
 async function loadFolder(dir: string, opts: LoadStableDiffusionOptions): Promise<LoadedStableDiffusion> {
