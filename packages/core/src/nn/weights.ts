@@ -25,9 +25,13 @@ export interface ParamTreeOptions {
   convert?: (key: string, raw: RawTensor) => tf.Tensor | undefined;
 }
 
+/** Stored dtypes a model weight may have (widened to float32 at load). */
+const FLOAT_DTYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
+
 /**
  * The default layout conversion of one checkpoint tensor: rank 4 → HWIO conv kernel (or `[in, out]` when
- * `asLinear`), rank-2 `*.weight` → `[in, out]`, anything else unchanged (float32).
+ * `asLinear`), rank-2 `*.weight` → `[in, out]`, anything else unchanged (float32). Integer and boolean tensors
+ * are refused with a typed error naming the key (they cannot be weights of these models).
  *
  * @param key  the tensor's key (decides linear vs. other rank-2 tensors)
  * @param raw  the tensor as read
@@ -38,6 +42,9 @@ export interface ParamTreeOptions {
  * ```
  */
 export function convertWeight(key: string, raw: RawTensor, opts: ParamTreeOptions = {}): tf.Tensor {
+  if (!FLOAT_DTYPES.has(raw.dtype)) {
+    throw new SemeditError('E_DTYPE', `weight "${key}" is stored as ${raw.dtype}; a model weight must be floating point (float32, float16, bfloat16 or float64)`);
+  }
   if (raw.shape.length === 4) {
     if (opts.asLinear?.(key)) {
       const [o, i, kh, kw] = raw.shape as [number, number, number, number];

@@ -133,6 +133,9 @@ describe('sampleLoop', () => {
     expect(tf.memory().numTensors).toBe(before);
     const inf = tf.tensor4d([1, Infinity, 0, 0], [1, 2, 2, 1]);
     await expect(runLoop(sampleLoop((x) => tf.zerosLike(x), scheduler, { latents: inf, numInferenceSteps: 2 }))).rejects.toThrow(/starting latents/);
+    const ints = tf.zeros([1, 2, 2, 1], 'int32') as tf.Tensor4D;
+    await expect(runLoop(sampleLoop((x) => tf.zerosLike(x), scheduler, { latents: ints, numInferenceSteps: 2 }))).rejects.toThrow(/latents.*float32, got int32/);
+    ints.dispose();
     const off = await runLoop(sampleLoop(nanAt1, scheduler, { latents, numInferenceSteps: 3, checkFinite: false }));
     expect(Number.isNaN(off.dataSync()[0])).toBe(true);
     tf.dispose([latents, inf, off]);

@@ -82,6 +82,7 @@ export async function* sampleLoop(denoiser: Denoiser, scheduler: Scheduler, opts
   const eta = opts.eta ?? 0;
   if (eta !== 0 && !opts.generator) throw new OptionError('eta', 'a generator is needed for the noise of eta > 0');
   if (scheduler.stochastic && !opts.generator) throw new OptionError('generator', `${scheduler.className} draws noise at every step: pass a seeded generator`);
+  if (opts.latents.dtype !== 'float32') throw new OptionError('latents', `must be float32, got ${opts.latents.dtype}`);
   const checkFinite = opts.checkFinite ?? true;
   if (checkFinite) {
     const ok = allFinite(opts.latents);
