@@ -61,3 +61,17 @@ describe('semedit entry point', () => {
     expect(() => parseCommandArgs('t', ['--seed', '-x'], spec)).toThrow(/seed/);
   });
 });
+
+describe('the shipped CLI', () => {
+  it('imports no test helper (no @semedit/core/testing, no vitest) outside its tests', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = new URL('.', import.meta.url).pathname;
+    const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      expect(src, f).not.toMatch(/@semedit\/core\/testing|from 'vitest'/);
+    }
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * `@semedit/core`: the entry points most programs need, by name. Everything else lives on a subpath you can
  * remember: `@semedit/core/backend`, `/io`, `/image`, `/tensor`, `/tokenizer`, `/clip`, `/unet`, `/vae`,
- * `/schedulers`, `/pipeline`, `/stylegan2`, and `@semedit/core/testing` for test helpers.
+ * `/schedulers`, `/pipeline`, `/stylegan2`, `/fixtures` (reference parity fixtures), and `@semedit/core/testing` for test helpers.
  *
  * Model classes carry the names diffusers and transformers users know (`UNet2DConditionModel`, `AutoencoderKL`,
  * `CLIPTextModel`, `CLIPTokenizer`, …); the camel-case names (`ClipTextModel`) are the same classes.

@@ -14,7 +14,7 @@ import { writeGrid, heatmapToImage, type Image } from '@semedit/core/image';
 import { openSafetensors, takeExpected } from '@semedit/core/io';
 import { convWeightToHwio, nchwToNhwcTensor, rawToTensor } from '@semedit/core/tensor';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
-import { assembleSdFolder, checkAgainstFixture, compareArrays, readFixtureTensor, readManifest } from '@semedit/core/testing';
+import { assembleSdFolder, checkAgainstFixture, compareArrays, readFixtureTensor, readManifest } from '@semedit/core/fixtures';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from './command.js';
 

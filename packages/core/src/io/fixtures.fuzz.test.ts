@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixturesRoot } from '../testing/fixtures.js';
+import { fixturesRoot } from '../fixtures/manifest.js';
 import { DeadlineReader, mutateBytes, type FuzzRequest, type TensorSummary } from '../testing/fuzz.js';
 import { parseSafetensorsLayout } from './safetensors.js';
 

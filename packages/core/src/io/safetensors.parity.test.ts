@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareTensorsToExpected, loadExpectedTable, type ExpectedTensorTable } from '../testing/expected-json.js';
-import { fixturesRoot, readManifest } from '../testing/fixtures.js';
+import { fixturesRoot, readManifest } from '../fixtures/manifest.js';
 import { openSafetensors, readSafetensors } from './safetensors.js';
 import type { RawTensor } from './types.js';
 

@@ -4,7 +4,7 @@ import { halfToFloat } from './dtype.js';
 import {
   compareTensorsToExpected, readJsonPath, tolerancesFromChecks, type ExpectedTensorTable,
 } from '../testing/expected-json.js';
-import { readManifest } from '../testing/fixtures.js';
+import { readManifest } from '../fixtures/manifest.js';
 import { PickleObject } from './pickle.js';
 import { readTorchCheckpoint, type TorchCheckpoint } from './torch.js';
 import { torchScriptConstants } from './torch-flatten.js';

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createGenerator, randn } from '../random.js';
-import { compareArrays } from '../testing/compare.js';
+import { compareArrays } from '../fixtures/compare.js';
 import { resolveSchedulerConfig, type SchedulerConfig } from './config.js';
 import { ddimStep } from './ddim.js';
 import { lmsCoefficient } from './lms.js';

@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError, ShapeMismatchError } from '../errors.js';
 import { createGenerator, randn } from '../random.js';
-import { compareArrays } from '../testing/compare.js';
+import { compareArrays } from '../fixtures/compare.js';
 import { SCHEDULER_CLASS_NAMES, type SchedulerClassName } from './config.js';
 import { SchedulerStateError } from './errors.js';
 import { dynamicThreshold } from './prediction.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RawTensor } from '../io/types.js';
 import { compareTensorsToExpected, isContiguous, readJsonPath, tensorSumF64, tolerancesFromChecks } from './expected-json.js';
-import type { FixtureCheck } from './fixtures.js';
+import type { FixtureCheck } from '../fixtures/manifest.js';
 
 const tol = { sum_f64: { atol: 1e-6, rtol: 1e-6 }, first4: { atol: 1e-7, rtol: 1e-7 } };
 

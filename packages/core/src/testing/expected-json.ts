@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { SemeditError } from '../errors.js';
 import { halfToFloat } from '../io/dtype.js';
 import type { RawTensor } from '../io/types.js';
-import type { FixtureCheck, FixtureManifest } from './fixtures.js';
+import type { FixtureCheck, FixtureManifest } from '../fixtures/manifest.js';
 import { isContiguous } from '../io/torch-tensors.js';
 
 /**

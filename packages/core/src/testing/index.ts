@@ -2,14 +2,11 @@
  * `@semedit/core/testing`: helpers that drive parity tests from fixture manifests and compare tensors.
  * @module
  */
-export * from './fixtures.js';
-export * from './compare.js';
+export * from '../fixtures/index.js';
 export {
   compareTensorsToExpected, tolerancesFromChecks, loadExpectedTable, readJsonPath, tensorSumF64, tensorFirst4,
   tensorValueAt, type ExpectedTensor, type ExpectedTensorTable, type Tolerance, type ExpectedTolerances,
 } from './expected-json.js';
-export * from './fixture-check.js';
-export * from './sd-folder.js';
 export * from './manifest-checks.js';
 export * from './fuzz.js';
 export * from './token-fold.js';

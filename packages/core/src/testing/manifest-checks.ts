@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SemeditError } from '../errors.js';
 import { openSafetensors } from '../io/safetensors.js';
 import { compareArrays, type NumericArray } from '../tensor/compare.js';
-import type { FixtureCheck, FixtureManifest } from './fixtures.js';
+import type { FixtureCheck, FixtureManifest } from '../fixtures/manifest.js';
 
 /**
  * What a test returns for one check: a tensor or `{ shape?, data }` (compared element-wise), `{ json }` (compared

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readManifest } from '../testing/fixtures.js';
+import { readManifest } from '../fixtures/manifest.js';
 import { PromptTooLongError } from './errors.js';
 import type { ClipTokenizer } from './tokenizer.js';
 import { loadClipTokenizer, loadClipTokenizerFiles, loadOpenAiClipTokenizer } from './tokenizer-load.js';
