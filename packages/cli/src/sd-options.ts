@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { OptionError } from '@semedit/core';
 import { resolveSchedulerName } from '@semedit/core/schedulers';
-import { optString } from './args.js';
+import { numberOption, optString, requiredNumber } from './args.js';
 
 /**
  * Checks `--config-dir` and `--scheduler` against the model path and returns the loader options.
@@ -32,4 +32,33 @@ export function sdLoadOptions(model: string, values: Record<string, unknown>): {
   }
   if (sampler !== undefined) resolveSchedulerName(sampler);
   return { configDir, sampler };
+}
+
+/**
+ * The model, prompt and generation flags `sega` and `edit` share (`--model`, `--prompt`, `--steps`, `--seed`,
+ * `--cfg`, `--height`, `--width`, `--negative`), checked in the flags' names.
+ *
+ * @param command    the command, for the positional-argument message
+ * @param values     the parsed command line
+ * @param positionals its positional arguments (none allowed)
+ * @example
+ * ```ts
+ * const g = generationFlags('sega', values, positionals);
+ * g.steps; // 50 with the default
+ * ```
+ */
+export function generationFlags(command: string, values: Record<string, unknown>, positionals: readonly string[]): {
+  model: string; prompt: string; steps: number; seed: number; guidanceScale: number; height: number | undefined; width: number | undefined;
+  negative: string | undefined;
+} {
+  if (positionals.length > 0) throw new OptionError(command, `takes no positional arguments (got "${positionals[0]}"); give the model with --model`);
+  const model = values['model'];
+  if (typeof model !== 'string') throw new OptionError('model', 'is required (a diffusers folder or a checkpoint file)');
+  const prompt = values['prompt'];
+  if (typeof prompt !== 'string' || prompt.trim() === '') throw new OptionError('prompt', 'is required');
+  return {
+    model, prompt, steps: requiredNumber('steps', values['steps'], { int: true, min: 1 }), seed: requiredNumber('seed', values['seed'], { int: true }),
+    guidanceScale: requiredNumber('cfg', values['cfg']), height: numberOption('height', values['height'], { int: true, min: 1 }),
+    width: numberOption('width', values['width'], { int: true, min: 1 }), negative: optString(values['negative'] as string | undefined),
+  };
 }

@@ -5,10 +5,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptionError } from '@semedit/core';
 import { readPng } from '@semedit/core/image';
-import { assembleSdFolder, readManifest } from '@semedit/core/testing';
+import { assembleSdFolder, captureOutput, readManifest } from '@semedit/core/testing';
 import { editCommand, type EditReport } from './edit.js';
 
 const m = readManifest('p2p-tiny');
@@ -27,18 +27,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { value: await f(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const quiet = captureOutput;
 
 /** Mean absolute difference of two PNGs' pixels (0-255). */
 async function pixelDiff(a: string, b: string): Promise<number> {

@@ -15,7 +15,7 @@ import { runEdit, type EditOptions, type P2PEdit, type P2PMode } from '@semedit/
 import { optString, parseCommandArgs, type OptionSpec, numberOption } from '../args.js';
 import { checkOutputDir, withOutputs } from '../outputs.js';
 import { progressBar } from '../progress.js';
-import { sdLoadOptions } from '../sd-options.js';
+import { generationFlags, sdLoadOptions } from '../sd-options.js';
 import type { Command } from './command.js';
 import { checkPrompts, parseWeights } from './p2p.js';
 import { SEGA_FLAGS, parseSegaFlags, type SegaConceptReport } from './sega-flags.js';
@@ -94,18 +94,7 @@ export const editCommand: Command = {
   summary: 'one edit composing Prompt-to-Prompt (--target) and SEGA (--add/--remove) in a single loop; writes the edits, a comparison with the unedited image and the settings',
   async run(argv) {
     const { values, positionals } = parseCommandArgs('edit', argv, OPTIONS);
-    if (positionals.length > 0) throw new OptionError('edit', `takes no positional arguments (got "${positionals[0]}"); give the model with --model`);
-    const model = values['model'];
-    if (typeof model !== 'string') throw new OptionError('model', 'is required (a diffusers folder or a checkpoint file)');
-    const prompt = values['prompt'];
-    if (typeof prompt !== 'string' || prompt.trim() === '') throw new OptionError('prompt', 'is required');
-    const steps = numberOption('steps', values['steps'], { int: true })!;
-    if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
-    const seed = numberOption('seed', values['seed'], { int: true })!;
-    const guidanceScale = numberOption('cfg', values['cfg'])!;
-    const height = numberOption('height', values['height'], { int: true });
-    const width = numberOption('width', values['width'], { int: true });
-    const negative = optString(values['negative']);
+    const { model, prompt, steps, seed, guidanceScale, height, width, negative } = generationFlags('edit', values, positionals);
     const p2p = parseP2P(values, prompt);
     const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, false);
     if (!p2p && !sega) throw new OptionError('target', 'give an edit: an edited prompt (--target) and/or concepts (--add / --remove)');

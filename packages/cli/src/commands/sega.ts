@@ -14,7 +14,7 @@ import { runSega } from '@semedit/edit';
 import { SEGA_FLAGS, parseSegaFlags, type SegaConceptReport } from './sega-flags.js';
 import { optString, parseCommandArgs, type OptionSpec, numberOption } from '../args.js';
 import { progressBar } from '../progress.js';
-import { sdLoadOptions } from '../sd-options.js';
+import { generationFlags, sdLoadOptions } from '../sd-options.js';
 import type { Command } from './command.js';
 import { checkOutputFile, withOutputs } from '../outputs.js';
 
@@ -51,18 +51,7 @@ export const segaCommand: Command = {
   summary: 'SEGA semantic guidance: add or remove concepts; writes the edit, a side-by-side with the unedited run, and the settings',
   async run(argv) {
     const { values, positionals } = parseCommandArgs('sega', argv, OPTIONS);
-    if (positionals.length > 0) throw new OptionError('sega', `takes no positional arguments (got "${positionals[0]}"); give the model with --model`);
-    const model = values['model'];
-    if (typeof model !== 'string') throw new OptionError('model', 'is required (a diffusers folder or a checkpoint file)');
-    const prompt = values['prompt'];
-    if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
-    const steps = numberOption('steps', values['steps'], { int: true })!;
-    if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
-    const seed = numberOption('seed', values['seed'], { int: true })!;
-    const guidanceScale = numberOption('cfg', values['cfg'])!;
-    const height = numberOption('height', values['height'], { int: true });
-    const width = numberOption('width', values['width'], { int: true });
-    const negative = optString(values['negative']);
+    const { model, prompt, steps, seed, guidanceScale, height, width, negative } = generationFlags('sega', values, positionals);
     const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, true)!;
     const { momentumScale, momBeta } = sega;
     // Every output is checked before any loading or computing: the edit, its comparison and the settings.

@@ -10,3 +10,4 @@ export {
 export * from './manifest-checks.js';
 export * from './fuzz.js';
 export * from './token-fold.js';
+export * from './pipeline.js';

@@ -9,12 +9,8 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@semedit/core/backend';
-import { loadClipTextModel, loadClipTokenizer } from '@semedit/core/clip';
 import type { StableDiffusion } from '@semedit/core/pipeline';
-import { createScheduler, type SchedulerConfig } from '@semedit/core/schedulers';
-import { readManifest } from '@semedit/core/testing';
-import { loadUNet } from '@semedit/core/unet';
-import { loadVae } from '@semedit/core/vae';
+import { loadFixturePipeline, readManifest } from '@semedit/core/testing';
 import { edit, type EditOptions, type EditResult } from './edit.js';
 
 const m = readManifest('p2p-tiny');
@@ -26,20 +22,13 @@ const c = params.cases['replace']!;
 const [source, target] = c.prompts as [string, string];
 let sd: StableDiffusion;
 
+let disposeModels = () => {};
+
 beforeAll(async () => {
   await initBackend();
-  const { cls, ...rest } = params.scheduler;
-  sd = {
-    tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
-    unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
-    scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
-  };
+  ({ sd, dispose: disposeModels } = await loadFixturePipeline(m, params.scheduler));
 });
-afterAll(() => {
-  sd.textEncoder.dispose();
-  sd.unet.dispose();
-  sd.vae.dispose();
-});
+afterAll(() => disposeModels());
 
 /** Runs `edit` and keeps a copy of the latents after every step. */
 async function steps(opts: Omit<EditOptions, 'numInferenceSteps' | 'guidanceScale'>): Promise<{ per: Float32Array[][]; result: EditResult }> {

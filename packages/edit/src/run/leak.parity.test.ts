@@ -6,12 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@semedit/core/backend';
-import { loadClipTextModel, loadClipTokenizer } from '@semedit/core/clip';
 import { runTextToImage, type StableDiffusion } from '@semedit/core/pipeline';
-import { createScheduler, type SchedulerConfig } from '@semedit/core/schedulers';
-import { readManifest } from '@semedit/core/testing';
-import { loadUNet } from '@semedit/core/unet';
-import { loadVae } from '@semedit/core/vae';
+import { loadFixturePipeline, readManifest } from '@semedit/core/testing';
 import { runEdit } from './edit.js';
 import { runPromptToPrompt } from './p2p.js';
 import { runSega } from './sega.js';
@@ -25,20 +21,13 @@ const REPEATS = 20;
 const STEPS = 2; // short runs: a leak grows per run (and per step), so 20 runs of 2 steps show it
 let sd: StableDiffusion;
 
+let disposeModels = () => {};
+
 beforeAll(async () => {
   await initBackend();
-  const { cls, ...rest } = params.scheduler;
-  sd = {
-    tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
-    unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
-    scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
-  };
+  ({ sd, dispose: disposeModels } = await loadFixturePipeline(m, params.scheduler));
 });
-afterAll(() => {
-  sd.textEncoder.dispose();
-  sd.unet.dispose();
-  sd.vae.dispose();
-});
+afterAll(() => disposeModels());
 
 const common = () => ({ numInferenceSteps: STEPS, guidanceScale: params.guidance_scale, height: params.height, width: params.width, seed: 1 });
 const smile = { prompt: 'a smiling face', warmup: 0, threshold: 0.5 };
