@@ -11,7 +11,7 @@ import { tensorToImages, writeGrid, writePng } from '@semedit/core/image';
 import { loadStableDiffusion } from '@semedit/core/pipeline';
 import {
   PromptEditError, runPromptToPrompt, writeAttentionMaps, writeMaskGrid, type P2PMode, type PromptToPromptOptions,
-} from '@semedit/edit'; // becomes '@semedit/edit' once the package index re-exports p2p
+} from '@semedit/edit';
 import { optString, parseCommandArgs, requiredNumber } from '../args.js';
 import { progressBar } from '../progress.js';
 import { sdLoadOptions } from '../sd-options.js';
