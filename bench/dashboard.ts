@@ -92,7 +92,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}th{b
  */
 export function normalizeRatio(r: Record<string, unknown>): BenchResult['ratios'][number] | undefined {
   const v = [r['speedup'], r['ratio'], r['overCfg']].find((x) => typeof x === 'number' && Number.isFinite(x));
-  return typeof v === 'number' ? { case: String(r['case']), speedup: v, ...(typeof r['baseline'] === 'string' ? { baseline: r['baseline'] } : {}) } : undefined;
+  return typeof v === 'number' ? { case: String(r['case']), speedup: v, baseline: typeof r['baseline'] === 'string' ? r['baseline'] : undefined } : undefined;
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

@@ -126,8 +126,8 @@ export const p2pCommand: Command = {
       const opts: PromptToPromptOptions = {
         prompt, targets, mode, crossReplaceSteps: cross, selfReplaceSteps: self, replaceMapper: mapper,
         numInferenceSteps: steps, guidanceScale, seed, height, width,
-        ...(Object.keys(weights).length ? { weights } : {}),
-        ...(blend.length ? { localBlend: { words: prompts.map((p) => blend.filter((w) => p.split(' ').includes(w))), threshold } } : {}),
+        weights: Object.keys(weights).length ? weights : undefined,
+        localBlend: blend.length ? { words: prompts.map((p) => blend.filter((w) => p.split(' ').includes(w))), threshold } : undefined,
         onProgress: () => bar.tick(),
       };
       const r = await runPromptToPrompt(sd, opts);

@@ -150,7 +150,7 @@ async function latentsFrom(ctx: Ctx, n: number, psi: number): Promise<tf.Tensor3
 
 async function writePng(ctx: Ctx, name: string, images: tf.Tensor4D, grid?: { cols: number; labels?: string[] }): Promise<void> {
   const files = await writeImageTensor(join(ctx.out, name), tf.tidy(() => tf.clipByValue(images, -1, 1)), {
-    range: '-1-1', ...(grid ? { grid } : images.shape[0] > 1 ? { grid: true } : {}),
+    range: '-1-1', grid: grid ?? images.shape[0] > 1,
   });
   ctx.report.images.push(...files);
 }

@@ -78,7 +78,7 @@ describe.each([
       const x = randn([2, 5, 5, 3], gen) as tf.Tensor4D;
       const w = randn([k, k, 3, 4], gen) as tf.Tensor4D;
       const s = tf.add(randn([2, 3], gen), 1) as tf.Tensor2D;
-      const o = { ...opts, ...(opts.up ? { resampleFilter: fir() } : {}) };
+      const o = { ...opts, resampleFilter: opts.up ? fir() : undefined };
       const outShape = modulatedConv2d(x, w, s, o).shape;
       const r = randn(outShape, gen);
       const loss = (xx: tf.Tensor, ss: tf.Tensor) => tf.sum(tf.mul(modulatedConv2d(xx as tf.Tensor4D, w, ss as tf.Tensor2D, o), r));

@@ -84,7 +84,7 @@ function structural(c: CaseParams): Record<string, ArrayLike<number>> {
   out['refinement_mapper'] = cat(refine.map((r) => r.mapper));
   out['refinement_alphas'] = cat(refine.map((r) => r.alphas));
   const { controller, owned } = makeController(k.edit_type, { tokenizer: tok, prompts: c.prompts, numSteps: params.num_inference_steps }, {
-    replaceMapper: 'reference', ...(weightsOf(k) ? { weights: weightsOf(k)! } : {}),
+    replaceMapper: 'reference', weights: weightsOf(k),
   });
   const ctl = controller as unknown as { mappers?: ArrayLike<number>[]; alphas?: Float32Array[]; equalizers?: Float32Array[] };
   if (ctl.mappers) out['mapper'] = cat(ctl.mappers);
