@@ -30,6 +30,7 @@ export { TokenizerError, PromptTooLongError } from './tokenizer/errors.js';
 export { TokenIdsError } from './clip/model-errors.js';
 export { UnknownSchedulerError, SchedulerStateError } from './schedulers/errors.js';
 export { ModelTooLargeError } from './pipeline/memory.js';
+export { ImageTooLargeError } from './pipeline/image-memory.js';
 export { MissingGeneratorError } from './stylegan2/errors.js';
 
 // Backends, random numbers.

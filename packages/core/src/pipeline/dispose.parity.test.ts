@@ -13,6 +13,7 @@ import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
 import { readManifest } from '../testing/index.js';
 import { loadUNet } from '../unet/load.js';
 import { loadVae } from '../vae/vae.js';
+import { ImageTooLargeError } from './image-memory.js';
 import { runTextToImage } from './txt2img.js';
 
 const m = readManifest('sega-tiny');
@@ -52,3 +53,23 @@ describe(`use after dispose (${m.id})`, () => {
     dispose(); // a second dispose is harmless
   });
 });
+
+describe(`sizes checked against memory before any work (${m.id})`, () => {
+  it(`${m.id}: a 65536 x 65536 request is refused at once with ImageTooLargeError, nothing computed or leaked`, async () => {
+    const { cls, ...rest } = params.scheduler;
+    const sd = {
+      tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
+      unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
+      scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
+    };
+    const before = tf.memory().numTensors;
+    let steps = 0;
+    const side = 2 ** 16;
+    const err = await runTextToImage(sd, { prompt: params.prompt, height: side, width: side, onProgress: () => steps++ }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageTooLargeError);
+    expect(steps).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    [sd.textEncoder, sd.unet, sd.vae].forEach((x) => x.dispose());
+  });
+});
+

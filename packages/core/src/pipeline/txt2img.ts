@@ -11,6 +11,7 @@ import type { AttentionHookResolver } from '../unet/hooks.js';
 import type { AutoencoderKL } from '../vae/vae.js';
 import type { StableDiffusion } from '../types.js';
 import { promptBatch, latentSize } from './batch.js';
+import { assertImageFits } from './image-memory.js';
 import { cfgDenoiser, unetDenoiser, withHooks } from './denoiser.js';
 import { runLoop, sampleLoop, type StepEvent } from './sample.js';
 import { encodePrompts, type TruncatedPrompt } from './text.js';
@@ -113,6 +114,7 @@ export function decodeLatents(vae: AutoencoderKL, latents: tf.Tensor4D): tf.Tens
 export async function* textToImage(sd: StableDiffusion, opts: TextToImageOptions): AsyncGenerator<StepEvent, TextToImageResult> {
   const { prompts, negatives, promptIndex } = promptBatch(opts.prompt, opts.negativePrompt, opts.numImagesPerPrompt ?? 1);
   const size = latentSize(sd, opts);
+  assertImageFits({ height: size.height * size.factor, width: size.width * size.factor, images: prompts.length, blockOutChannels: sd.vae.config.blockOutChannels });
   const shape: [number, number, number, number] = [prompts.length, size.height, size.width, size.channels];
   if (opts.latents && opts.latents.shape.some((d, i) => d !== shape[i])) throw new ShapeMismatchError('latents', shape, opts.latents.shape);
   const scale = opts.guidanceScale ?? 7.5;

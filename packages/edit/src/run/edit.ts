@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError, createGenerator, randn } from '@semedit/core';
 import {
-  cfgDenoiser, decodeLatents, encodePrompts, latentSize, promptBatch, runLoop, sampleLoop, unetDenoiser, withHooks,
+  assertImageFits, cfgDenoiser, decodeLatents, encodePrompts, latentSize, promptBatch, runLoop, sampleLoop, unetDenoiser, withHooks,
   type Denoiser, type GenerationOptions, type StableDiffusion, type StepEvent, type TruncatedPrompt,
 } from '@semedit/core/pipeline';
 import type { AttentionStore, LocalBlend, P2PController } from '../p2p/index.js';
@@ -175,6 +175,7 @@ export async function* edit(sd: StableDiffusion, opts: EditOptions): AsyncGenera
     if (p2p) free.push(p2p);
     const batch = promptBatch(p2p ? p2p.prompts : opts.prompt, opts.negativePrompt, opts.numImagesPerPrompt ?? 1);
     const size = latentSize(sd, opts);
+    assertImageFits({ height: size.height * size.factor, width: size.width * size.factor, images: batch.prompts.length, blockOutChannels: sd.vae.config.blockOutChannels });
     const shape: [number, number, number, number] = [batch.prompts.length, size.height, size.width, size.channels];
     const onTruncate = opts.onTruncate ?? 'warn';
     const truncated: TruncatedPrompt[] = [];
