@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { SemeditError } from '@semedit/core';
 import { wantsHelp, type Command } from './commands/command.js';
+import { asFlagError, type OptionTable } from './options.js';
 import { commands } from './commands/index.js';
 
 /** Where {@link runCli} writes (the process streams by default; tests pass collectors). */
@@ -34,6 +35,28 @@ export function cliVersion(): string {
 
 function commandHelp(name: string, c: Command): string {
   return c.help ?? `semedit ${c.usage}\n\n${c.summary}\n`;
+}
+
+/**
+ * The flag each command uses for a setting the library names differently, so that an OptionError raised inside
+ * the library reaches the user under the flag they typed (`--steps`, not `numInferenceSteps`).
+ *
+ * @param command the command's name
+ * @example
+ * ```ts
+ * libraryFlags('sega').cfg?.lib; // ['guidanceScale']
+ * ```
+ */
+export function libraryFlags(command: string): OptionTable {
+  const guidance = command === 'sega' || command === 'edit' ? 'cfg' : 'scale';
+  return {
+    steps: { type: 'int', help: '', lib: ['numInferenceSteps'] }, [guidance]: { type: 'number', help: '', lib: ['guidanceScale'] },
+    negative: { type: 'string', help: '', lib: ['negativePrompt'] }, images: { type: 'int', help: '', lib: ['numImagesPerPrompt'] },
+    'config-dir': { type: 'string', help: '', lib: ['configDir'] }, scheduler: { type: 'string', help: '', lib: ['sampler'] },
+    'concept-chunk': { type: 'int', help: '', lib: ['conceptChunk'] }, 'mom-beta': { type: 'number', help: '', lib: ['momBeta'] },
+    momentum: { type: 'number', help: '', lib: ['momentumScale'] }, cross: { type: 'number', help: '', lib: ['crossReplaceSteps'] },
+    self: { type: 'number', help: '', lib: ['selfReplaceSteps'] },
+  };
 }
 
 /**
@@ -76,7 +99,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams = proc
   }
   try {
     return await cmd.run([...rest]);
-  } catch (e) {
+  } catch (raw) {
+    const e = asFlagError(raw, libraryFlags(name));
     if (e instanceof SemeditError) {
       streams.err(`semedit ${name}: [${e.code}] ${e.message}\n`);
       return 1;
