@@ -33,6 +33,6 @@ process.on('message', (req: FuzzRequest) => {
   void read(req).then(
     (t): FuzzResponse => ({ id: req.id, ok: true, tensors: summarize(t) }),
     (e: unknown): FuzzResponse => ({ id: req.id, ok: false, semedit: e instanceof SemeditError, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
-  ).then((r) => process.send!(r));
+  ).then((r) => process.send!({ ...r, arrayBuffers: process.memoryUsage().arrayBuffers }));
 });
 process.send!({ id: -1, ok: true, tensors: [] } satisfies FuzzResponse); // ready

@@ -49,9 +49,10 @@ export interface TensorSummary {
  * const r: FuzzResponse = { id: 1, ok: false, semedit: true, error: 'CheckpointFormatError: …' };
  * ```
  */
-export type FuzzResponse =
-  | { id: number; ok: true; tensors: TensorSummary[] }
-  | { id: number; ok: false; semedit: boolean; error: string };
+export type FuzzResponse = ({ id: number; ok: true; tensors: TensorSummary[] } | { id: number; ok: false; semedit: boolean; error: string }) & {
+  /** The child's `ArrayBuffer` bytes after the read (large allocations show here). */
+  arrayBuffers?: number;
+};
 
 /**
  * Reads checkpoints from bytes in a child process, each read under a deadline; a read past it kills the child
