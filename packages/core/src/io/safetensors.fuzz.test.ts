@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SemeditError } from '../errors.js';
+import { DeadlineReader, type FuzzRequest } from '../testing/fuzz.js';
 import { DTYPE_SIZE, type DType, type TensorData } from './dtype.js';
 import { serializeSafetensors } from './safetensors-write.js';
 import { openSafetensors, parseSafetensors } from './safetensors.js';
@@ -118,6 +119,16 @@ function trial(
 }
 
 const enc = new TextEncoder();
+const reader = new DeadlineReader();
+afterAll(() => reader.close());
+
+/** Reads a mutant in the child under the deadline first: a hang is a failure (and the in-process read is skipped). */
+async function hangs(o: Outcome, label: string, req: Omit<FuzzRequest, 'id'>): Promise<boolean> {
+  const r = await reader.read(req, TIME_LIMIT_MS);
+  if (!('hang' in r)) return false;
+  o.failures.push(`${label}: no answer within ${r.ms} ms (killed)`);
+  return true;
+}
 
 /** Rebuilds a safetensors file with a new header text and the original data section. */
 function withHeader(json: string, data: Uint8Array, declared?: bigint): Uint8Array {
@@ -211,7 +222,7 @@ afterAll(async () => {
 });
 
 describe('safetensors fuzz', () => {
-  it('2,000 mutated in-memory files: SemeditError or a correct result', () => {
+  it('2,000 mutated in-memory files: SemeditError or a correct result, each first read under a deadline in a child process', async () => {
     const o: Outcome = { ok: 0, rejected: 0, failures: [] };
     let dataOnly = 0;
     for (let i = 0; i < 2000; i++) {
@@ -221,6 +232,7 @@ describe('safetensors fuzz', () => {
       const mut = mutateSafetensors(r, base);
       const widen = r.next() < 0.5;
       const verify = (m: Map<string, RawTensor>) => (mut.dataOnly && !widen ? expectedBytes(mut.bytes, m) : undefined);
+      if (await hangs(o, `case ${i} (${mut.kind})`, { format: 'safetensors', bytes: mut.bytes })) continue;
       trial(o, `case ${i} (${mut.kind})`, () => parseSafetensors(mut.bytes, `case${i}`, { widen }), mut.bytes.length, verify, mut.dataOnly);
       if (mut.dataOnly) dataOnly++;
     }
@@ -278,7 +290,7 @@ function mutateManifest(r: Rng, mj: TfjsModelJson): TfjsModelJson {
 }
 
 describe('tfjs weights fuzz', () => {
-  it('2,000 mutated manifests and shards: SemeditError or what tfjs-core decodes', () => {
+  it('2,000 mutated manifests and shards: SemeditError or what tfjs-core decodes, each first read under a deadline in a child process', async () => {
     const o: Outcome = { ok: 0, rejected: 0, failures: [] };
     for (let i = 0; i < 2000; i++) {
       const r = rng(SEED * 13 + i);
@@ -325,6 +337,8 @@ describe('tfjs weights fuzz', () => {
         }
       };
       const run = () => decodeTfjsWeights(mj, (p) => files.get(p), `case${i}`);
+      const text = mj instanceof Uint8Array ? mj : new Uint8Array();
+      if (await hangs(o, `case ${i} (${kind})`, { format: 'tfjs', bytes: text, manifest: mj instanceof Uint8Array ? undefined : mj, shards: files })) continue;
       trial(o, `case ${i} (${kind})`, run, size + 4096, verify, kind === 'flip-data');
     }
     expect(o.failures).toEqual([]);

@@ -5,6 +5,7 @@
  */
 import { SemeditError } from '../errors.js';
 import { parseSafetensors } from '../io/safetensors.js';
+import { decodeTfjsWeights } from '../io/tfjs-weights.js';
 import { readTorchCheckpoint } from '../io/torch.js';
 import type { RawTensor } from '../io/types.js';
 import type { FuzzRequest, FuzzResponse, TensorSummary } from './fuzz.js';
@@ -21,6 +22,7 @@ function summarize(tensors: Map<string, RawTensor>): TensorSummary[] {
 
 async function read(req: FuzzRequest): Promise<Map<string, RawTensor>> {
   if (req.format === 'safetensors') return parseSafetensors(req.bytes, 'fuzz', { widen: false });
+  if (req.format === 'tfjs') return decodeTfjsWeights(req.manifest ?? req.bytes, (p) => req.shards?.get(p), 'fuzz');
   const ckpt = await readTorchCheckpoint(req.bytes, { name: 'fuzz' });
   try {
     return await ckpt.tensors({ maxTensorBytes: req.maxTensorBytes, root: req.root });

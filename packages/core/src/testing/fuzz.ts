@@ -17,8 +17,13 @@ import { fileURLToPath } from 'node:url';
  */
 export interface FuzzRequest {
   id: number;
-  format: 'safetensors' | 'torch';
+  /** `tfjs`: `bytes` is the model.json (text or parsed in `manifest`), `shards` its weight files by path. */
+  format: 'safetensors' | 'torch' | 'tfjs';
   bytes: Uint8Array;
+  /** For `tfjs`: the manifest, when given as an object rather than text. */
+  manifest?: unknown;
+  /** For `tfjs`: shard bytes by the path the manifest names. */
+  shards?: Map<string, Uint8Array>;
   /** Largest tensor the torch reader may materialize. */
   maxTensorBytes?: number;
   /** Sub-tree of a pickled checkpoint to flatten (`state_dict`, `G_ema`). */
