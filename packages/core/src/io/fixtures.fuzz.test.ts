@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fixturesRoot } from '../fixtures/manifest.js';
 import { DeadlineReader, mutateBytes, type FuzzRequest, type TensorSummary } from '../testing/fuzz.js';
 import { parseSafetensorsLayout } from './safetensors.js';
+import { parseZip } from './zip.js';
 
 const MUTANTS_PER_FILE = 24;
 const DEADLINE_MS = 8000;
@@ -34,6 +35,19 @@ const folderOf = (f: string) => f.split('/').slice(-2, -1)[0];
 const picked = all.filter((f, i) => !f.endsWith('.safetensors') || all.findIndex((g) => g.endsWith('.safetensors') && folderOf(g) === folderOf(f)) === i);
 const reader = new DeadlineReader();
 afterAll(() => reader.close());
+
+/** Byte ranges of the tensor storages (the `data/` records) of a PyTorch zip, or none for other containers. */
+async function zipDataRanges(bytes: Uint8Array): Promise<{ name: string; from: number; to: number }[]> {
+  if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) return [];
+  const zip = await parseZip(bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = zip.entries.filter((e) => /\/data\/[^/]+$/.test(e.name)).map((e) => {
+    const from = e.localHeaderOffset + 30 + view.getUint16(e.localHeaderOffset + 26, true) + view.getUint16(e.localHeaderOffset + 28, true);
+    return { name: e.name, from, to: from + e.compressedSize };
+  });
+  await zip.close();
+  return out;
+}
 
 /** Byte ranges of each tensor's data in a safetensors file. */
 function dataRanges(bytes: Uint8Array): { name: string; from: number; to: number }[] {
@@ -59,6 +73,7 @@ describe('fixture checkpoints under mutation, each read under a deadline in a ch
     if ('hang' in clean || !clean.ok) throw new Error(`the unmutated file does not read: ${JSON.stringify(clean)}`);
     expect(clean.tensors.length).toBeGreaterThan(0);
     const ranges = format === 'safetensors' ? dataRanges(src) : [];
+    const storages = format === 'torch' ? await zipDataRanges(src) : [];
     let seed = 0x5eed + src.length;
     const next = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     const failures: string[] = [];
@@ -71,6 +86,10 @@ describe('fixture checkpoints under mutation, each read under a deadline in a ch
         errors++;
         if (!r.semedit) failures.push(`mutant ${i} (${m.how}): untyped ${r.error}`);
       } else {
+        // A storage record changed in place: the CRC-32 check must refuse it, or the layout must be the source's.
+        if (storages.some((g) => m.from >= g.from && m.to <= g.to && m.bytes.length === src.length)) {
+          expect(r.tensors.map(key), `mutant ${i} (${m.how}) inside a storage record read without error`).toEqual(clean.tensors.map(key));
+        }
         // Where the mutation only touched one tensor's data, everything else must read as the source does.
         const inData = ranges.find((g) => m.from >= g.from && m.to <= g.to && m.bytes.length === src.length);
         if (inData) {
