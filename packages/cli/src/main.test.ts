@@ -81,11 +81,11 @@ describe('the shipped CLI', () => {
 describe('library option names reach the user as flags', () => {
   it('an OptionError naming numInferenceSteps or guidanceScale is reported under --steps / --cfg / --scale', () => {
     const steps = asFlagError(new OptionError('numInferenceSteps', 'must be a positive integer, got 0'), libraryFlags('txt2img')) as OptionError;
-    expect(steps.option).toBe('--steps');
-    expect(steps.message).toBe('option "--steps": must be a positive integer, got 0');
-    expect((asFlagError(new OptionError('guidanceScale', 'must be finite'), libraryFlags('sega')) as OptionError).option).toBe('--cfg');
-    expect((asFlagError(new OptionError('guidanceScale', 'must be finite'), libraryFlags('p2p')) as OptionError).option).toBe('--scale');
-    expect((asFlagError(new OptionError('configDir', 'is not a folder'), libraryFlags('txt2img')) as OptionError).option).toBe('--config-dir');
+    expect(steps.option).toBe('steps');
+    expect(steps.message).toBe('option "steps": must be a positive integer, got 0');
+    expect((asFlagError(new OptionError('guidanceScale', 'must be finite'), libraryFlags('sega')) as OptionError).option).toBe('cfg');
+    expect((asFlagError(new OptionError('guidanceScale', 'must be finite'), libraryFlags('p2p')) as OptionError).option).toBe('scale');
+    expect((asFlagError(new OptionError('configDir', 'is not a folder'), libraryFlags('txt2img')) as OptionError).option).toBe('config-dir');
   });
 });
 

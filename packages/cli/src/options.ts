@@ -82,12 +82,12 @@ function rangeText(d: OptionDecl): string {
  * @param raw  the text typed
  * @example
  * ```ts
- * convertValue('steps', { type: 'int', min: 1, help: '' }, '-1'); // throws OptionError('--steps', 'must be >= 1, got -1')
+ * convertValue('steps', { type: 'int', min: 1, help: '' }, '-1'); // throws OptionError('steps', 'must be >= 1, got -1')
  * ```
  */
 export function convertValue(name: string, decl: OptionDecl, raw: string): string | number {
   const fail = (detail: string): never => {
-    throw new OptionError(flag(name), detail);
+    throw new OptionError(name, detail);
   };
   if (decl.type === 'string') {
     if (decl.choices && !decl.choices.includes(raw)) fail(`must be one of ${decl.choices.join(', ')}; got "${raw}"`);
@@ -135,18 +135,18 @@ export function parseOptions<T extends OptionTable>(command: string, argv: reado
     if (!decl) throw new OptionError(eq < 0 ? tok : tok.slice(0, eq), `is not an option of "semedit ${command}" (see semedit ${command} --help)`);
     let value: string | undefined;
     if (decl.type === 'boolean') {
-      if (eq >= 0) throw new OptionError(flag(name), `is a switch and takes no value (got "${tok.slice(eq + 1)}")`);
+      if (eq >= 0) throw new OptionError(name, `is a switch and takes no value (got "${tok.slice(eq + 1)}")`);
     } else if (eq >= 0) {
       value = tok.slice(eq + 1);
     } else {
       const next = argv[i + 1];
       // The next word is the value, even when it looks like a negative number; a flag there means no value was given.
-      if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new OptionError(flag(name), `needs a value${decl.arg ? ` (${decl.arg})` : ''}`);
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new OptionError(name, `needs a value${decl.arg ? ` (${decl.arg})` : ''}`);
       value = next;
       i++;
     }
     const seen = raw.get(name) ?? [];
-    if (seen.length > 0 && !decl.multiple) throw new OptionError(flag(name), 'was given more than once');
+    if (seen.length > 0 && !decl.multiple) throw new OptionError(name, 'was given more than once');
     raw.set(name, [...seen, value ?? 'true']);
     order.push({ name: name as keyof T & string, value });
   }
@@ -157,7 +157,7 @@ export function parseOptions<T extends OptionTable>(command: string, argv: reado
     else if (decl.multiple) values[name] = (given ?? []).map((v) => convertValue(name, decl, v));
     else if (given) values[name] = convertValue(name, decl, given[0]!);
     else if (decl.default !== undefined) values[name] = decl.default;
-    else if (decl.required) throw new OptionError(flag(name), 'is required');
+    else if (decl.required) throw new OptionError(name, 'is required');
   }
   return { values: values as OptionValues<T>, positionals, order };
 }
@@ -196,7 +196,7 @@ export function optionsHelp(usage: string, summary: string, table: OptionTable):
  * @example
  * ```ts
  * throw asFlagError(new OptionError('numInferenceSteps', 'must be >= 1'), { steps: { type: 'int', help: '', lib: ['numInferenceSteps'] } });
- * // OptionError: option "--steps": must be >= 1
+ * // OptionError: option "steps": must be >= 1
  * ```
  */
 export function asFlagError(e: unknown, table: OptionTable): unknown {
@@ -204,9 +204,9 @@ export function asFlagError(e: unknown, table: OptionTable): unknown {
   const lib = e.option;
   const leaf = lib.replace(/^.*[.\]]/, '');
   const match = Object.entries(table).find(([name, d]) => d.lib?.includes(lib) || d.lib?.includes(leaf) || name === lib || name === leaf);
-  if (!match) return e;
+  if (!match || match[0] === lib) return e; // unknown to the table, or already the flag's name
   const detail = e.message.replace(/^option "[^"]*": /, '').replaceAll(lib, flag(match[0]));
-  const mapped = new OptionError(flag(match[0]), detail);
+  const mapped = new OptionError(match[0], detail);
   mapped.stack = e.stack;
   return mapped;
 }

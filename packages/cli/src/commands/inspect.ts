@@ -3,23 +3,22 @@
  * headers alone: no tensor data is read and no zip record inflated, so a multi-GiB file lists in milliseconds.
  * @module
  */
-import { OptionError } from '@semedit/core';
 import { inspectCheckpoint } from '@semedit/core/io';
-import { parseCommandArgs } from '../args.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 
-/** `semedit inspect <checkpoint> [--root KEY] [--json]`. */
-export const inspectCommand: Command = {
-  usage: 'inspect <checkpoint> [--root KEY] [--json]',
+/** `semedit inspect <checkpoint> [--root KEY] [--json]`, from its declared options. */
+export const inspectCommand = defineCommand({
+  name: 'inspect',
   summary: 'list the tensors (name, dtype, shape) of a checkpoint of any supported format',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs('inspect', argv, { root: { type: 'string' }, json: { type: 'boolean', default: false } });
-    const [input] = positionals;
-    if (!input || positionals.length > 1) throw new OptionError('inspect', 'expects one <checkpoint>');
-    const root = values['root'];
-    const ck = await inspectCheckpoint(input, typeof root === 'string' ? { root } : {});
+  positionals: { usage: '<checkpoint>', names: ['checkpoint'] },
+  options: {
+    root: { type: 'string', arg: 'KEY', help: 'the sub-tree of a pickled checkpoint to list (state_dict, G_ema, ...)' },
+    json: { type: 'boolean', help: 'print the listing as JSON' },
+  },
+  async run({ values, positionals }) {
+    const ck = await inspectCheckpoint(positionals[0]!, { root: values.root });
     const rows = ck.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
-    if (values['json']) {
+    if (values.json) {
       process.stdout.write(`${JSON.stringify({ file: ck.file, format: ck.format, metadata: ck.metadata, tensors: rows }, null, 2)}\n`);
     } else {
       process.stdout.write(`${ck.file}: ${ck.format}, ${rows.length} tensors\n`);
@@ -27,4 +26,4 @@ export const inspectCommand: Command = {
     }
     return 0;
   },
-};
+});
