@@ -6,14 +6,12 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { OptionError } from '@semedit/core';
 import { initBackend } from '@semedit/core/backend';
 import { writeImageTensor } from '@semedit/core/image';
 import { loadStableDiffusion, runTextToImage } from '@semedit/core/pipeline';
-import { optString, parseCommandArgs, numberOption } from '../args.js';
 import { progressBar } from '../progress.js';
 import { sdLoadOptions } from '../sd-options.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { checkOutputFile } from '../outputs.js';
 
 /** The JSON report of `semedit txt2img --json` (a contract). */
@@ -32,42 +30,38 @@ export interface Txt2ImgReport {
   ms: number;
 }
 
-/** `semedit txt2img <model> --prompt TEXT [options]`. */
-export const txt2imgCommand: Command = {
-  usage: 'txt2img <model> --prompt TEXT [--negative TEXT] [--steps N] [--scale S] [--seed N] [--height H --width W] [--images N] [--config-dir DIR] [--scheduler NAME] [--out FILE] [--strict-length] [--json]',
+/** `semedit txt2img <model> --prompt TEXT [options]`, from its declared options. */
+export const txt2imgCommand = defineCommand({
+  name: 'txt2img',
   summary: 'Stable Diffusion text-to-image from a diffusers folder or a single-file checkpoint',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs('txt2img', argv, {
-      prompt: { type: 'string' }, negative: { type: 'string' }, steps: { type: 'string', default: '50' },
-      scale: { type: 'string', default: '7.5' }, seed: { type: 'string', default: '0' }, height: { type: 'string' },
-      width: { type: 'string' }, images: { type: 'string', default: '1' }, 'config-dir': { type: 'string' }, scheduler: { type: 'string' },
-      out: { type: 'string', default: 'out/txt2img.png' }, 'strict-length': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    });
-    const [model] = positionals;
-    if (!model || positionals.length !== 1) throw new OptionError('txt2img', 'expects one <model> (a diffusers folder or a checkpoint file)');
-    const prompt = values['prompt'];
-    if (typeof prompt !== 'string') throw new OptionError('prompt', 'is required');
-    const steps = numberOption('steps', values['steps'], { int: true })!;
-    const guidanceScale = numberOption('scale', values['scale'])!;
-    const seed = numberOption('seed', values['seed'], { int: true })!;
-    const height = numberOption('height', values['height'], { int: true });
-    const width = numberOption('width', values['width'], { int: true });
-    const images = numberOption('images', values['images'], { int: true })!;
-    if (steps < 1) throw new OptionError('steps', `must be a positive integer, got ${steps}`);
-    if (images < 1) throw new OptionError('images', `must be a positive integer, got ${images}`);
-    const loadOpts = sdLoadOptions(model, values);
-    const out = await checkOutputFile('--out', String(values['out']), [model]); // before any loading or computing
+  positionals: { usage: '<model>', names: ['model'] },
+  options: {
+    prompt: { type: 'string', required: true, arg: 'TEXT', help: 'the prompt' },
+    negative: { type: 'string', arg: 'TEXT', help: 'the negative prompt', lib: ['negativePrompt'] },
+    steps: { type: 'int', min: 1, default: 50, arg: 'N', help: 'denoising steps', lib: ['numInferenceSteps'] },
+    scale: { type: 'number', default: 7.5, arg: 'S', help: 'classifier-free guidance scale', lib: ['guidanceScale'] },
+    seed: { type: 'int', default: 0, arg: 'N', help: 'seed of the starting noise' },
+    height: { type: 'int', min: 1, arg: 'H', help: 'image height in pixels (a multiple of the VAE factor)' },
+    width: { type: 'int', min: 1, arg: 'W', help: 'image width in pixels (a multiple of the VAE factor)' },
+    images: { type: 'int', min: 1, default: 1, arg: 'N', help: 'images per prompt', lib: ['numImagesPerPrompt'] },
+    'config-dir': { type: 'string', arg: 'DIR', help: 'configs for a single-file checkpoint (a diffusers folder)', lib: ['configDir'] },
+    scheduler: { type: 'string', arg: 'NAME', help: 'sampler by name (euler-a, dpm++2m-karras, unipc, ...)', lib: ['sampler'] },
+    out: { type: 'string', default: 'out/txt2img.png', arg: 'FILE', help: 'the PNG to write (a grid when several images)' },
+    'strict-length': { type: 'boolean', help: 'refuse prompts over the model length instead of truncating them' },
+    json: { type: 'boolean', help: 'print the report as JSON' },
+  },
+  async run({ values, positionals }) {
+    const model = positionals[0]!;
+    const { prompt, steps, scale: guidanceScale, seed, height, width, images } = values;
+    const loadOpts = sdLoadOptions(model, values as Record<string, unknown>);
+    const out = await checkOutputFile('--out', values.out, [model]); // before any loading or computing
     const start = Date.now();
     const backend = await initBackend();
     const sd = await loadStableDiffusion(model, loadOpts);
     const bar = progressBar('denoising', sd.scheduler.setTimesteps(steps).timesteps.length); // model calls (Heun: 2 per step)
     try {
-      const negative = values['negative'];
       const r = await runTextToImage(sd, {
-        prompt, numInferenceSteps: steps, guidanceScale, seed, numImagesPerPrompt: images,
-        negativePrompt: optString(negative),
-        height, width,
+        prompt, numInferenceSteps: steps, guidanceScale, seed, numImagesPerPrompt: images, negativePrompt: values.negative, height, width,
         onTruncate: values['strict-length'] ? 'error' : 'warn',
         onProgress: () => bar.tick(),
       });
@@ -83,10 +77,10 @@ export const txt2imgCommand: Command = {
         backend: backend.name, model, prompt, steps, guidanceScale, seed, scheduler: sd.scheduler.className, size: [h, w], images: written,
         truncated: r.truncated.map(({ index, droppedTokens, droppedText }) => ({ index, droppedTokens, droppedText })), ms: Date.now() - start,
       };
-      process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${written.join(', ')} (${report.ms} ms on ${backend.name})\n`);
+      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${written.join(', ')} (${report.ms} ms on ${backend.name})\n`);
       return 0;
     } finally {
       sd.dispose();
     }
   },
-};
+});
