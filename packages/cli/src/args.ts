@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OptionError } from '@semedit/core';
+import { convertValue } from './options.js';
 
 /** Options of one command, as `node:util.parseArgs` declares them, plus a help line per option. */
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -90,7 +91,8 @@ export interface NumberRule {
 }
 
 /**
- * The one parser of numeric options: a finite number (an integer with `int`) within `[min, max]`, or
+ * Numeric options of the commands that parse with {@link parseCommandArgs}, through the same `convertValue` the
+ * declared option tables use (one parser of numbers in the CLI): a finite number (an integer with `int`) within `[min, max]`, or
  * `undefined` when the option was not given. NaN, Infinity, empty strings and trailing garbage are refused with an
  * {@link OptionError} naming the option as typed.
  *
@@ -105,14 +107,8 @@ export interface NumberRule {
  */
 export function numberOption(name: string, v: unknown, rule: NumberRule = {}): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (rule.int && !Number.isInteger(n))) {
-    throw new OptionError(name, `must be ${rule.int ? 'an integer' : 'a finite number'}, got "${String(v)}"`);
-  }
-  if ((rule.min !== undefined && n < rule.min) || (rule.max !== undefined && n > rule.max)) {
-    throw new OptionError(name, `must be in [${rule.min ?? '-inf'}, ${rule.max ?? 'inf'}], got ${n}`);
-  }
-  return n;
+  if (typeof v !== 'string') throw new OptionError(name, `must be ${rule.int ? 'an integer' : 'a finite number'}, got "${String(v)}"`);
+  return convertValue(name, { type: rule.int ? 'int' : 'number', min: rule.min, max: rule.max, help: '' }, v) as number;
 }
 
 /**
