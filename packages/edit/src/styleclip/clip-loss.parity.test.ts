@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFile } from 'node:fs/promises';
 import { initBackend } from '@semedit/core/backend';
-import { loadOpenAiClip, type ClipModel } from '@semedit/core/clip';
+import { loadOpenAiClip, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, type ClipModel } from '@semedit/core/clip';
 import { readCheckpoint, type RawTensor } from '@semedit/core/io';
 import { compareArrays, nchwToNhwc, readManifest, type FixtureCheck } from '@semedit/core/testing';
 import { clipImageInput, ClipTextLoss, styleClipKernel, styleClipLoss } from './clip-loss.js';
@@ -83,7 +83,7 @@ describe(`${m.id}: StyleCLIP CLIPLoss`, () => {
     const [a, b] = tf.tidy(() => {
       const plain = clipImageInput(clip, tf.clipByValue(tf.div(tf.add(image, 1), 2), 0, 1) as tf.Tensor4D);
       const normalized = clipImageInput(clip, image, { variant: 'clip' });
-      return [tf.add(tf.mul(normalized, tf.tensor1d([0.26862954, 0.26130258, 0.27577711])), tf.tensor1d([0.48145466, 0.4578275, 0.40821073])), plain];
+      return [tf.add(tf.mul(normalized, tf.tensor1d([...OPENAI_CLIP_STD])), tf.tensor1d([...OPENAI_CLIP_MEAN])), plain];
     });
     const r = compareArrays(a!.dataSync() as Float32Array, b!.dataSync() as Float32Array, { atol: 1e-6, rtol: 1e-6 });
     expect(r.ok, r.message).toBe(true);
