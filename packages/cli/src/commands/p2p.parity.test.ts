@@ -63,7 +63,7 @@ describe(`semedit p2p (${m.id})`, () => {
     await expect(p2pCommand.run([...base, '--target', dst, '--weight', 'nonsense'])).rejects.toThrow(/word=value/);
     await expect(p2pCommand.run([...base, '--target', dst, '--blend', 'giraffe'])).rejects.toThrow(/none of the prompts/);
     await expect(p2pCommand.run([...base, '--target', dst, '--cross', '1.5'])).rejects.toThrow(/cross/);
-    await expect(p2pCommand.run([...base, '--target', dst, '--mode', 'swap'])).rejects.toThrow(/replace, refine or reweight/);
+    await expect(p2pCommand.run([...base, '--target', dst, '--mode', 'swap'])).rejects.toThrow(/replace, refine, reweight/);
     await expect(p2pCommand.run([...base, '--mode', 'reweight'])).rejects.toThrow(/--weight/);
     await expect(p2pCommand.run([...base])).rejects.toThrow(/target/);
     await expect(p2pCommand.run(['--prompt', src, '--target', dst])).rejects.toThrow(/model/);

@@ -12,10 +12,10 @@ import { loadStableDiffusion } from '@semedit/core/pipeline';
 import {
   PromptEditError, runPromptToPrompt, writeAttentionMaps, writeMaskGrid, type P2PMode, type PromptToPromptOptions,
 } from '@semedit/edit';
-import { optString, parseCommandArgs, requiredNumber } from '../args.js';
+import { requiredNumber } from '../args.js';
 import { progressBar } from '../progress.js';
 import { sdLoadOptions } from '../sd-options.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { checkOutputDir, withOutputs } from '../outputs.js';
 
 /** The settings and outputs of a `semedit p2p` run, written as `settings.json` and printed with `--json` (a contract). */
@@ -41,7 +41,6 @@ export interface P2PReport {
 
 const MAX_WEIGHT = 10;
 
-const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 /**
  * Parses `--weight word=2` entries, checking each weight's range and that the word is a word of every edited prompt
@@ -74,50 +73,49 @@ export function checkPrompts(mode: P2PMode, prompts: string[], blend: string[]):
   }
 }
 
-/** `semedit p2p --model <dir> --prompt TEXT --target TEXT [options]`. */
-export const p2pCommand: Command = {
-  usage: 'p2p --model <dir|file> --prompt TEXT --target TEXT [--target TEXT ...] [--mode replace|refine|reweight] [--weight WORD=W ...] [--blend WORD ...] [--blend-threshold T] [--cross F] [--self F] [--mapper corrected|reference] [--seed N] [--steps N] [--scale S] [--height H --width W] [--out DIR] [--config-dir DIR] [--scheduler NAME] [--json]',
+/** `semedit p2p --model <dir> --prompt TEXT --target TEXT [options]`, from its declared options. */
+export const p2pCommand = defineCommand({
+  name: 'p2p',
   summary: 'Prompt-to-Prompt: edit an image by editing its prompt (word swap, refinement, re-weighting, local blend)',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs('p2p', argv, {
-      model: { type: 'string' }, prompt: { type: 'string' }, target: { type: 'string', multiple: true }, mode: { type: 'string', default: 'replace' },
-      weight: { type: 'string', multiple: true }, blend: { type: 'string', multiple: true }, 'blend-threshold': { type: 'string', default: '0.3' },
-      cross: { type: 'string', default: '0.8' }, self: { type: 'string', default: '0.4' }, mapper: { type: 'string', default: 'corrected' },
-      seed: { type: 'string', default: '0' }, steps: { type: 'string', default: '50' }, scale: { type: 'string', default: '7.5' },
-      height: { type: 'string' }, width: { type: 'string' }, out: { type: 'string', default: 'out/p2p' }, 'config-dir': { type: 'string' }, scheduler: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    });
-    if (positionals.length > 0) throw new OptionError('p2p', `takes no positional arguments (got ${positionals.join(' ')}); give the model with --model`);
-    const model = values['model'];
-    if (typeof model !== 'string') throw new OptionError('model', 'is required (a diffusers folder or a checkpoint file)');
-    const prompt = values['prompt'];
-    if (typeof prompt !== 'string' || prompt.trim() === '') throw new OptionError('prompt', 'is required');
-    const mode = String(values['mode']) as P2PMode;
-    if (!['replace', 'refine', 'reweight'].includes(mode)) throw new OptionError('mode', `must be replace, refine or reweight, got "${mode}"`);
-    let targets = list(values['target']);
+  options: {
+    model: { type: 'string', required: true, arg: 'DIR|FILE', help: 'a diffusers folder or a single-file checkpoint' },
+    prompt: { type: 'string', required: true, arg: 'TEXT', help: 'the source prompt' },
+    target: { type: 'string', multiple: true, arg: 'TEXT', help: 'an edited prompt (repeat for several)' },
+    mode: { type: 'string', choices: ['replace', 'refine', 'reweight'], default: 'replace', help: 'word swap, refinement (added words) or re-weighting' },
+    weight: { type: 'string', multiple: true, arg: 'WORD=W', help: 'attention weight of a word of the edited prompt' },
+    blend: { type: 'string', multiple: true, arg: 'WORD', help: 'a LocalBlend word (repeat for several)' },
+    'blend-threshold': { type: 'number', min: 0, max: 1, default: 0.3, arg: 'T', help: 'LocalBlend mask threshold' },
+    cross: { type: 'number', min: 0, max: 1, default: 0.8, arg: 'F', help: 'fraction of steps with cross-attention injection', lib: ['crossReplaceSteps'] },
+    self: { type: 'number', min: 0, max: 1, default: 0.4, arg: 'F', help: 'fraction of steps with self-attention injection', lib: ['selfReplaceSteps'] },
+    mapper: { type: 'string', choices: ['corrected', 'reference'], default: 'corrected', help: 'word-swap mapper', lib: ['replaceMapper'] },
+    seed: { type: 'int', default: 0, arg: 'N', help: 'seed of the shared starting latent' },
+    steps: { type: 'int', min: 1, default: 50, arg: 'N', help: 'denoising steps', lib: ['numInferenceSteps'] },
+    scale: { type: 'number', default: 7.5, arg: 'S', help: 'classifier-free guidance scale', lib: ['guidanceScale'] },
+    height: { type: 'int', min: 1, arg: 'H', help: 'image height in pixels' },
+    width: { type: 'int', min: 1, arg: 'W', help: 'image width in pixels' },
+    out: { type: 'string', default: 'out/p2p', arg: 'DIR', help: 'the output folder' },
+    'config-dir': { type: 'string', arg: 'DIR', help: 'configs for a single-file checkpoint', lib: ['configDir'] },
+    scheduler: { type: 'string', arg: 'NAME', help: 'sampler by name', lib: ['sampler'] },
+    json: { type: 'boolean', help: 'print the report as JSON' },
+  },
+  async run({ values }) {
+    const { model, prompt, mode, mapper, cross, self, steps, seed, height, width } = values;
+    const threshold = values['blend-threshold'];
+    const guidanceScale = values.scale;
+    if (prompt.trim() === '') throw new OptionError('prompt', 'is required');
+    let targets = [...values.target];
     if (targets.length === 0) {
       if (mode !== 'reweight') throw new OptionError('target', `is required for --mode ${mode}`);
       targets = [prompt];
     }
     const prompts = [prompt, ...targets];
-    const weights = parseWeights(list(values['weight']), targets);
+    const weights = parseWeights(values.weight, targets);
     if (mode === 'reweight' && Object.keys(weights).length === 0) throw new OptionError('weight', '--mode reweight needs at least one --weight word=value');
-    const blend = list(values['blend']);
+    const blend = values.blend;
     checkPrompts(mode, prompts, blend);
-    const mapper = String(values['mapper']);
-    if (mapper !== 'corrected' && mapper !== 'reference') throw new OptionError('mapper', `must be corrected or reference, got "${mapper}"`);
-    const cross = requiredNumber('cross', values['cross'], { min: 0, max: 1 });
-    const self = requiredNumber('self', values['self'], { min: 0, max: 1 });
-    const threshold = requiredNumber('blend-threshold', values['blend-threshold'], { min: 0, max: 1 });
-    const steps = requiredNumber('steps', values['steps'], { int: true, min: 1 });
-    const guidanceScale = requiredNumber('scale', values['scale']);
-    const seed = requiredNumber('seed', values['seed'], { int: true });
-    const height = values['height'] !== undefined ? requiredNumber('height', values['height'], { int: true, min: 1 }) : undefined;
-    const width = values['width'] !== undefined ? requiredNumber('width', values['width'], { int: true, min: 1 }) : undefined;
+    const loadOpts = sdLoadOptions(model, values as Record<string, unknown>);
 
-    const loadOpts = sdLoadOptions(model, values);
-
-    const out = await checkOutputDir('--out', String(values['out']), [model]); // before any loading or computing
+    const out = await checkOutputDir('--out', values.out, [model]); // before any loading or computing
     const start = Date.now();
     const backend = await initBackend();
     const sd = await loadStableDiffusion(model, loadOpts);
@@ -163,7 +161,7 @@ export const p2pCommand: Command = {
           return report;
         });
         for (const t of r.truncated) process.stderr.write(`warning: prompt ${t.index} is too long; dropped ${t.droppedTokens} tokens: "${t.droppedText}"\n`);
-        process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${out} (${report.ms} ms on ${backend.name})\n`);
+        process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `wrote ${out} (${report.ms} ms on ${backend.name})\n`);
         return 0;
       } finally {
         r.dispose();
@@ -172,4 +170,4 @@ export const p2pCommand: Command = {
       sd.dispose();
     }
   },
-};
+});
