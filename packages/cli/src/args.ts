@@ -1,27 +1,33 @@
 /**
- * Command-line argument parsing on `node:util.parseArgs`, strict: an unknown option is an {@link OptionError}
- * naming it and the command.
+ * Command-line argument parsing for the commands that declare their options as `node:util.parseArgs` specs: one
+ * parser underneath ({@link parseOptions}, the declared option tables'), strict: an unknown option is an
+ * {@link OptionError} naming it and the command; numbers through the tables' `convertValue`.
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { OptionError } from '@semedit/core';
-import { convertValue } from './options.js';
+import { convertValue, parseOptions, type OptionDecl, type OptionTable } from './options.js';
 
 /** Options of one command, as `node:util.parseArgs` declares them, plus a help line per option. */
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** Parsed command line of one command. */
 export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /** Every option occurrence in command-line order (for flags whose relative order matters, such as --add/--remove). */
+  order: { name: string; value: string | undefined }[];
 }
 
 /**
- * Parses `argv` against `options`; unknown options and missing values raise an {@link OptionError}.
+ * Parses `argv` against `options` with the CLI's one command-line parser ({@link parseOptions}): unknown flags,
+ * missing values and repeated single flags raise an {@link OptionError} naming the flag. Values stay text (numbers
+ * are converted by {@link numberOption}); repeatable flags not given are `undefined`; a value that looks like a
+ * negative number is read as the value.
  *
  * @param command  the command's name, for messages
  * @param argv     arguments after the command name
- * @param options  option declarations
+ * @param options  option declarations (`type`, `multiple`, `default`)
  * @example
  * ```ts
  * const a = parseCommandArgs('convert', ['in.ckpt', 'out', '--fp16'], { fp16: { type: 'boolean' } });
@@ -29,14 +35,13 @@ export interface ParsedArgs {
  * ```
  */
 export function parseCommandArgs(command: string, argv: string[], options: OptionSpec): ParsedArgs {
-  try {
-    const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
-    return { values: values as ParsedArgs['values'], positionals };
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const m = /'([^']+)'/.exec(msg);
-    throw new OptionError(m?.[1] ?? command, `${command}: ${msg}`);
-  }
+  const table: OptionTable = Object.fromEntries(Object.entries(options).map(([name, o]) => [name, {
+    type: o.type === 'boolean' ? 'boolean' : 'string', multiple: o.multiple, help: '',
+    default: typeof o.default === 'string' || typeof o.default === 'boolean' ? o.default : undefined,
+  } satisfies OptionDecl]));
+  const p = parseOptions(command, argv, table);
+  const values = Object.fromEntries(Object.entries(p.values as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) && v.length === 0 ? undefined : v])) as ParsedArgs['values'];
+  return { values, positionals: p.positionals, order: p.order };
 }
 
 /**
@@ -48,29 +53,8 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
  * optString(values['config-dir']); // 'sd-folder' or undefined
  * ```
  */
-export function optString(v: string | boolean | undefined): string | undefined {
+export function optString(v: string | boolean | string[] | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-
-/** A token that reads as a negative number (`-1`, `-0.5`, `-.5`, `-1e-3`, `-Infinity`), not as an option. */
-const NEGATIVE_NUMBER = /^-(?:\d|\.\d|Infinity$)/;
-
-/**
- * `--name -5` as `--name=-5` for the string options (node's parser takes `-5` for an option there); whether a
- * negative value is allowed is the option's own range check, so both spellings give the same answer.
- */
-function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
-    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
 }
 
 /**

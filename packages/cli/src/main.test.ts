@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseCommandArgs } from './args.js';
+import { numberOption, parseCommandArgs } from './args.js';
 import { commands } from './commands/index.js';
 import { OptionError } from '@semedit/core';
 import { cliVersion, libraryFlags, runCli, type CliStreams } from './main.js';
@@ -58,9 +58,12 @@ describe('semedit entry point', () => {
       expect(parseCommandArgs('t', ['--seed', v], spec).values['seed'], v).toBe(v);
       expect(parseCommandArgs('t', [`--seed=${v}`], spec).values['seed'], v).toBe(v);
     }
-    // After a boolean flag there is no value to take: `-5` is refused as an unknown option (a typed error naming it).
-    expect(() => parseCommandArgs('t', ['--json', '-5'], spec)).toThrow(/"-5"/);
-    expect(() => parseCommandArgs('t', ['--seed', '-x'], spec)).toThrow(/seed/);
+    // After a boolean flag there is no value to take: `-5` stays a positional, which the commands refuse by count.
+    expect(parseCommandArgs('t', ['--json', '-5'], spec).positionals).toEqual(['-5']);
+    // A value that is not a number is refused when the number is read, naming the flag; an unknown flag at once.
+    expect(() => numberOption('seed', parseCommandArgs('t', ['--seed', '-x'], spec).values['seed'])).toThrow(/seed/);
+    expect(() => parseCommandArgs('t', ['-x'], spec)).toThrow(/"-x"/);
+    expect(() => parseCommandArgs('t', ['--seed', '1', '--seed', '2'], spec)).toThrow(/more than once/);
   });
 });
 

@@ -93,10 +93,10 @@ export const editCommand: Command = {
   usage: 'edit --model <dir|file> --prompt TEXT [--target TEXT]... [--mode replace|refine|reweight] [--word-weight WORD=W]... [--blend WORD]... [--blend-threshold T] [--cross F] [--self F] [--add CONCEPT]... [--remove CONCEPT]... [--scale S]... [--threshold T]... [--warmup N]... [--cooldown N]... [--weight W]... [--momentum S] [--mom-beta B] [--concept-chunk N] [--cfg S] [--negative TEXT] [--steps N] [--seed N] [--height H --width W] [--config-dir DIR] [--scheduler NAME] [--out DIR] [--json]',
   summary: 'one edit composing Prompt-to-Prompt (--target) and SEGA (--add/--remove) in a single loop; writes the edits, a comparison with the unedited image and the settings',
   async run(argv) {
-    const { values, positionals } = parseCommandArgs('edit', argv, OPTIONS);
+    const { values, positionals, order } = parseCommandArgs('edit', argv, OPTIONS);
     const { model, prompt, steps, seed, guidanceScale, height, width, negative } = generationFlags('edit', values, positionals);
     const p2p = parseP2P(values, prompt);
-    const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, false);
+    const sega = parseSegaFlags(order, values, { steps, cfg: guidanceScale }, false);
     if (!p2p && !sega) throw new OptionError('target', 'give an edit: an edited prompt (--target) and/or concepts (--add / --remove)');
     const prompts = [prompt, ...(p2p?.targets ?? [])];
     const loadOpts = sdLoadOptions(model, values);

@@ -5,7 +5,6 @@
  * is refused instead of writing an "edit" identical to the unedited image.
  * @module
  */
-import { parseArgs } from 'node:util';
 import { OptionError } from '@semedit/core';
 import { SEGA_DEFAULTS, inactiveConcepts, resolveSegaParams, type SegaConceptInput, type SegaEdit } from '@semedit/edit';
 import { type OptionSpec, numberOption } from '../args.js';
@@ -47,23 +46,21 @@ function perConcept(name: string, v: unknown, count: number, int: boolean): (num
 /**
  * Parses and validates the SEGA flags of a command line.
  *
- * @param argv     the command's arguments (for the order of `--add`/`--remove`)
- * @param spec     the command's whole option spec
+ * @param occurrences every option in command-line order (for the order of `--add`/`--remove`)
  * @param values   the parsed values
  * @param run      the run's steps and CFG scale (a concept must be able to act within them)
  * @param required whether at least one concept is needed
  * @throws OptionError naming the flag (`--threshold 1.5`, `--mom-beta 2`, `--concept-chunk 0`, `--warmup` past the end, …)
  * @example
  * ```ts
- * const sega = parseSegaFlags(argv, spec, values, { steps: 20, cfg: 7.5 }, true);
+ * const sega = parseSegaFlags(parsed.order, parsed.values, { steps: 20, cfg: 7.5 }, true);
  * sega.edit.concepts.length; // one per --add/--remove
  * ```
  */
 export function parseSegaFlags(
-  argv: string[], spec: OptionSpec, values: Record<string, unknown>, run: { steps: number; cfg: number }, required: boolean,
+  occurrences: readonly { name: string; value: string | undefined }[], values: Record<string, unknown>, run: { steps: number; cfg: number }, required: boolean,
 ): { edit: SegaEdit; report: SegaConceptReport[]; momentumScale: number; momBeta: number } | undefined {
-  const { tokens } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: false, tokens: true });
-  const order = tokens.flatMap((t) => (t.kind === 'option' && (t.name === 'add' || t.name === 'remove') ? [{ prompt: t.value ?? '', direction: t.name as 'add' | 'remove' }] : []));
+  const order = occurrences.flatMap((t) => (t.name === 'add' || t.name === 'remove' ? [{ prompt: t.value ?? '', direction: t.name as 'add' | 'remove' }] : []));
   if (order.length === 0) {
     if (required) throw new OptionError('add', 'give at least one --add or --remove concept');
     for (const f of ['scale', 'threshold', 'warmup', 'cooldown', 'weight', 'momentum', 'mom-beta', 'concept-chunk']) {

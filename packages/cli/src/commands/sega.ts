@@ -50,9 +50,9 @@ export const segaCommand: Command = {
   usage: 'sega --model <dir|file> --prompt TEXT [--add CONCEPT]... [--remove CONCEPT]... [--scale S]... [--threshold T]... [--warmup N]... [--cooldown N]... [--weight W]... [--momentum S] [--mom-beta B] [--cfg S] [--negative TEXT] [--steps N] [--seed N] [--height H --width W] [--concept-chunk N] [--config-dir DIR] [--scheduler NAME] [--out FILE] [--json]',
   summary: 'SEGA semantic guidance: add or remove concepts; writes the edit, a side-by-side with the unedited run, and the settings',
   async run(argv) {
-    const { values, positionals } = parseCommandArgs('sega', argv, OPTIONS);
+    const { values, positionals, order } = parseCommandArgs('sega', argv, OPTIONS);
     const { model, prompt, steps, seed, guidanceScale, height, width, negative } = generationFlags('sega', values, positionals);
-    const sega = parseSegaFlags(argv, OPTIONS, values, { steps, cfg: guidanceScale }, true)!;
+    const sega = parseSegaFlags(order, values, { steps, cfg: guidanceScale }, true)!;
     const { momentumScale, momBeta } = sega;
     // Every output is checked before any loading or computing: the edit, its comparison and the settings.
     const loadOpts = sdLoadOptions(model, values);

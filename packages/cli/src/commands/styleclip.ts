@@ -127,7 +127,7 @@ const COMMON: OptionSpec = {
 };
 
 interface Ctx {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   G: CliGenerator;
   out: string;
   report: StyleclipReport;
