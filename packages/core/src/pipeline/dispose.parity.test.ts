@@ -6,13 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index.js';
-import { loadClipTextModel } from '../clip/load.js';
-import { loadClipTokenizer } from '../tokenizer/tokenizer-load.js';
 import { DisposedError } from '../errors.js';
-import { createScheduler, type SchedulerConfig } from '../schedulers/index.js';
-import { readManifest } from '../testing/index.js';
-import { loadUNet } from '../unet/load.js';
-import { loadVae } from '../vae/vae.js';
+import { loadFixturePipeline, readManifest } from '../testing/index.js';
 import { ImageTooLargeError } from './image-memory.js';
 import { runTextToImage } from './txt2img.js';
 
@@ -28,13 +23,7 @@ beforeAll(async () => {
 describe(`use after dispose (${m.id})`, () => {
   it(`${m.id}: disposing the models mid-run stops it with DisposedError and frees the run's tensors`, async () => {
     const before = tf.memory().numTensors;
-    const { cls, ...rest } = params.scheduler;
-    const sd = {
-      tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
-      unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
-      scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
-    };
-    const dispose = () => [sd.textEncoder, sd.unet, sd.vae].forEach((x) => x.dispose());
+    const { sd, dispose } = await loadFixturePipeline(m, params.scheduler);
     let steps = 0;
     const run = runTextToImage(sd, {
       prompt: params.prompt, numInferenceSteps: params.num_inference_steps, height: params.height, width: params.width,
@@ -56,12 +45,7 @@ describe(`use after dispose (${m.id})`, () => {
 
 describe(`sizes checked against memory before any work (${m.id})`, () => {
   it(`${m.id}: a 65536 x 65536 request is refused at once with ImageTooLargeError, nothing computed or leaked`, async () => {
-    const { cls, ...rest } = params.scheduler;
-    const sd = {
-      tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
-      unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
-      scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
-    };
+    const { sd, dispose } = await loadFixturePipeline(m, params.scheduler);
     const before = tf.memory().numTensors;
     let steps = 0;
     const side = 2 ** 16;
@@ -69,7 +53,7 @@ describe(`sizes checked against memory before any work (${m.id})`, () => {
     expect(err).toBeInstanceOf(ImageTooLargeError);
     expect(steps).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
-    [sd.textEncoder, sd.unet, sd.vae].forEach((x) => x.dispose());
+    dispose();
   });
 });
 

@@ -7,13 +7,10 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@semedit/core/backend';
-import { loadClipTextModel, loadClipTokenizer } from '@semedit/core/clip';
 import { encodePrompts, runLoop, sampleLoop, unetDenoiser, withHooks, type StableDiffusion } from '@semedit/core/pipeline';
-import { createScheduler, type SchedulerConfig } from '@semedit/core/schedulers';
 import { nchwToNhwcTensor } from '@semedit/core/tensor';
-import { checkAgainstFixture, readFixtureTensor, readManifest } from '@semedit/core/testing';
-import { loadUNet, type AttentionHookResolver } from '@semedit/core/unet';
-import { loadVae } from '@semedit/core/vae';
+import { checkAgainstFixture, loadFixturePipeline, readFixtureTensor, readManifest } from '@semedit/core/testing';
+import type { AttentionHookResolver } from '@semedit/core/unet';
 import { segaDenoiser, type SegaConcept } from '../sega/index.js';
 import { attentionReplace } from './controllers.js';
 import { createAttentionStore } from './store.js';
@@ -25,23 +22,17 @@ const params = JSON.parse(readFileSync(m.files['params']!, 'utf8')) as {
 };
 const c = params.cases['replace']!;
 let sd: StableDiffusion;
+let disposeModels = () => {};
 let initial: tf.Tensor4D;
 
 beforeAll(async () => {
   await initBackend();
-  const { cls, ...rest } = params.scheduler;
-  sd = {
-    tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
-    unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
-    scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
-  };
+  ({ sd, dispose: disposeModels } = await loadFixturePipeline(m, params.scheduler));
   initial = nchwToNhwcTensor(await readFixtureTensor(m, 'io', 'initial_latent'), 'initial_latent');
 });
 afterAll(() => {
   initial.dispose();
-  sd.textEncoder.dispose();
-  sd.unet.dispose();
-  sd.vae.dispose();
+  disposeModels();
 });
 
 /** Hooks around P2P that measure how much it changed rows it must not touch, and how far row 3 is from row 2. */

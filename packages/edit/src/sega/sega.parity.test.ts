@@ -14,13 +14,10 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@semedit/core/backend';
-import { loadClipTextModel, loadClipTokenizer } from '@semedit/core/clip';
 import type { StableDiffusion, StepEvent } from '@semedit/core/pipeline';
-import { createScheduler, type SchedulerConfig } from '@semedit/core/schedulers';
 import { nchwToNhwcTensor } from '@semedit/core/tensor';
-import { findCheck, nchwToNhwc, readFixtureTensor, readManifest, runManifestChecks, type FixtureCheck } from '@semedit/core/testing';
-import { loadUNet, type AttentionContext, type RowRole } from '@semedit/core/unet';
-import { loadVae } from '@semedit/core/vae';
+import { findCheck, loadFixturePipeline, nchwToNhwc, readFixtureTensor, readManifest, runManifestChecks, type FixtureCheck } from '@semedit/core/testing';
+import type { AttentionContext, RowRole } from '@semedit/core/unet';
 import { segaToImage, type SegaRunOptions, type SegaRunResult } from '../run/sega.js';
 import { segaParamsFromDiffusers, type DiffusersSegaArgs } from './concepts.js';
 import { quantile } from './quantile.js';
@@ -38,23 +35,17 @@ const MAX_EXCUSED = 0.005;
 const PER_STEP = ['edit.sem_guidance', 'edit.step_latents', 'edit.final_latents'];
 const figures: Record<string, { maxExcused: number; excusedMaxAbs: number; steps: number }> = {};
 let sd: StableDiffusion;
+let disposeModels = () => {};
 let init: tf.Tensor4D;
 
 beforeAll(async () => {
   await initBackend();
-  const { cls, ...rest } = params.scheduler;
-  sd = {
-    tokenizer: await loadClipTokenizer(m.components['tokenizer']!), textEncoder: await loadClipTextModel(m.components['text_encoder']!),
-    unet: await loadUNet(m.components['unet']!), vae: await loadVae(m.components['vae']!),
-    scheduler: createScheduler({ _class_name: cls, ...rest } as SchedulerConfig),
-  };
+  ({ sd, dispose: disposeModels } = await loadFixturePipeline(m, params.scheduler));
   init = nchwToNhwcTensor(await readFixtureTensor(m, 'io', 'initial_latents'), 'initial_latents');
 });
 afterAll(() => {
   init.dispose();
-  sd.textEncoder.dispose();
-  sd.unet.dispose();
-  sd.vae.dispose();
+  disposeModels();
   console.log(`${m.id} teacher-forced figures (most excused elements in one step, largest error among them): ${JSON.stringify(figures)}`);
 });
 

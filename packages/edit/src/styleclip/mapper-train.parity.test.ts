@@ -10,23 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFile } from 'node:fs/promises';
 import { initBackend } from '@semedit/core/backend';
-import { loadOpenAiClip, loadOpenAiClipTokenizer, type ClipModel } from '@semedit/core/clip';
+import type { ClipModel } from '@semedit/core/clip';
+import type { ClipTokenizer } from '@semedit/core';
 import { readCheckpoint, type RawTensor } from '@semedit/core/io';
-import { foldTokenIds, parseTokenFold, readManifest, runManifestChecks, type CheckOutput } from '@semedit/core/testing';
-import { clipTokenize, ClipTextLoss } from './clip-loss.js';
+import { readManifest, runManifestChecks, type CheckOutput } from '@semedit/core/testing';
+import { fixtureClipLoss, loadStyleclipFixtureModels } from '../testing/styleclip-fixture.js';
 import { loadLatentMapper, type LatentMapper } from './mapper-load.js';
 import { MAPPER_OPTIMIZERS, trainLatentMapper, type MapperOptimizerName, type TrainMapperOptions, type TrainMapperStep } from './mapper-train.js';
 import { rangerSchedule, type RangerOptions } from './ranger.js';
 import { wPlusSynthesizer, type StyleGan2Like } from './stylespace.js';
 
 const m = readManifest('styleclip-mapper-train-tiny');
-const genM = readManifest(m.components['generator']!);
-const clipM = readManifest(m.components['clip']!);
-const tokM = readManifest('clip-tokenizer');
-const stylegan2Module = '@semedit/core/stylegan2';
-const { loadNvlabsGenerator } = (await import(stylegan2Module)) as {
-  loadNvlabsGenerator(path: string, opts: { kwargs: unknown }): Promise<StyleGan2Like & { dispose(): void }>;
-};
 
 interface MapperTrainFixtureConfig {
   opts: { mapper_type: string; learning_rate: number; batch_size: number; clip_lambda: number; latent_l2_lambda: number; id_lambda: number; description: string };
@@ -45,13 +39,6 @@ const rangerOpts: RangerOptions = {
 };
 /** The runs the fixture records: check prefixes that name one of the library's optimizers. */
 const RUNS = [...new Set(m.checks.map((c) => c.output.split('.')[0]!))].filter((p): p is MapperOptimizerName => MAPPER_OPTIMIZERS.includes(p as MapperOptimizerName));
-
-/** The upsampling factor of config.json's `"nearest x<factor>"`. */
-function nearestFactor(spec: string): number {
-  const r = /^nearest x(\d+)$/.exec(spec.trim());
-  if (!r) throw new Error(`${m.id}: config.json clip_loss.upsample "${spec}" is not "nearest x<factor>"`);
-  return Number(r[1]);
-}
 
 /** What one training run recorded: losses per step and every observed tensor per step (data and shape). */
 interface Recorded {
@@ -76,14 +63,13 @@ function atStep(rec: Recorded | undefined, name: string, step: number): CheckOut
 
 let G: StyleGan2Like & { dispose(): void };
 let clip: ClipModel;
+let tokenizer: ClipTokenizer;
 let init: LatentMapper;
 let t: Map<string, RawTensor>;
 let backend = '';
 beforeAll(async () => {
   backend = (await initBackend()).name;
-  const genCfg = JSON.parse(await readFile(genM.files['config']!, 'utf8')) as { kwargs: unknown };
-  G = await loadNvlabsGenerator(genM.files['weights']!, { kwargs: genCfg.kwargs });
-  clip = await loadOpenAiClip(clipM.files['weights']!);
+  ({ G, clip, tokenizer } = await loadStyleclipFixtureModels(m));
   init = await loadLatentMapper(m.files['weights']!);
   t = (await readCheckpoint(m.files['tensors']!)).tensors;
 });
@@ -112,11 +98,8 @@ describe(`${m.id}: StyleCLIP mapper training with Ranger and Adam`, () => {
     const raw = t.get('batches')!;
     const [steps, batch, rows, dim] = raw.shape as [number, number, number, number];
     const latents = tf.tensor3d(raw.data as Float32Array, [steps * batch, rows, dim]);
-    const tok = await loadOpenAiClipTokenizer(tokM.files['openai_bpe']!);
     const contextLength = clip.config.text.maxPositionEmbeddings;
-    const bpe = clipTokenize(tok, [cfg.opts.description], contextLength);
-    const folded = bpe.map((row) => foldTokenIds(row, parseTokenFold(cfg.token_fold)));
-    const loss = new ClipTextLoss(clip, folded, { kernel: cfg.clip_loss.avgpool_kernel, scaleFactor: nearestFactor(cfg.clip_loss.upsample) });
+    const { bpe, folded, loss } = fixtureClipLoss(m, cfg, { clip, tokenizer }, cfg.opts.description);
     const synth = wPlusSynthesizer(G, { noiseMode: 'const' });
 
     const runs = new Map<string, Recorded>();

@@ -10,21 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFile } from 'node:fs/promises';
 import { initBackend } from '@semedit/core/backend';
-import { loadOpenAiClip, loadOpenAiClipTokenizer, type ClipModel } from '@semedit/core/clip';
+import type { ClipModel } from '@semedit/core/clip';
+import type { ClipTokenizer } from '@semedit/core';
 import { readCheckpoint, type RawTensor } from '@semedit/core/io';
-import { foldTokenIds, parseTokenFold, readManifest, runManifestChecks, type CheckOutput } from '@semedit/core/testing';
-import { clipTokenize, ClipTextLoss } from './clip-loss.js';
+import { readManifest, runManifestChecks, type CheckOutput } from '@semedit/core/testing';
+import { fixtureClipLoss, loadStyleclipFixtureModels } from '../testing/styleclip-fixture.js';
 import { optimizeLatent, type OptimizeLatentOptions, type OptimizeStep } from './optimize.js';
 import { wPlusSynthesizer, type StyleGan2Like } from './stylespace.js';
 
 const m = readManifest('styleclip-optimize-tiny');
-const genM = readManifest(m.components['generator']!);
-const clipM = readManifest(m.components['clip']!);
-const tokM = readManifest('clip-tokenizer');
-const stylegan2Module = '@semedit/core/stylegan2';
-const { loadNvlabsGenerator } = (await import(stylegan2Module)) as {
-  loadNvlabsGenerator(path: string, opts: { kwargs: unknown }): Promise<StyleGan2Like & { dispose(): void }>;
-};
 
 interface OptimizeFixtureConfig {
   args: { description: string; lr: number; step: number; mode: string; l2_lambda: number; id_lambda: number; truncation: number };
@@ -35,13 +29,6 @@ interface OptimizeFixtureConfig {
   token_fold: Record<string, unknown>;
 }
 const cfg = JSON.parse(await readFile(m.files['config']!, 'utf8')) as OptimizeFixtureConfig;
-
-/** The upsampling factor of config.json's `"nearest x<factor>"`. */
-function nearestFactor(spec: string): number {
-  const r = /^nearest x(\d+)$/.exec(spec.trim());
-  if (!r) throw new Error(`${m.id}: config.json clip_loss.upsample "${spec}" is not "nearest x<factor>"`);
-  return Number(r[1]);
-}
 
 /** The library's mode for the script's `--mode`. */
 function mode(spec: string): OptimizeLatentOptions['mode'] {
@@ -60,13 +47,12 @@ function stacked(steps: readonly Float32Array[], shape: readonly number[]): Chec
 
 let G: StyleGan2Like & { dispose(): void };
 let clip: ClipModel;
+let tokenizer: ClipTokenizer;
 let t: Map<string, RawTensor>;
 let backend = '';
 beforeAll(async () => {
   backend = (await initBackend()).name;
-  const genCfg = JSON.parse(await readFile(genM.files['config']!, 'utf8')) as { kwargs: unknown };
-  G = await loadNvlabsGenerator(genM.files['weights']!, { kwargs: genCfg.kwargs });
-  clip = await loadOpenAiClip(clipM.files['weights']!);
+  ({ G, clip, tokenizer } = await loadStyleclipFixtureModels(m));
   t = (await readCheckpoint(m.files['tensors']!)).tensors;
 });
 afterAll(() => {
@@ -88,11 +74,8 @@ describe(`${m.id}: StyleCLIP latent optimisation, step by step`, () => {
     const latentInit = tf.tidy(() => G.mapping(z, { truncationPsi: cfg.args.truncation }));
     const synth = wPlusSynthesizer(G, { noiseMode: 'const' });
     const imgOrig = tf.tidy(() => synth(latentInit));
-    const tok = await loadOpenAiClipTokenizer(tokM.files['openai_bpe']!);
     const contextLength = clip.config.text.maxPositionEmbeddings;
-    const bpe = clipTokenize(tok, [cfg.args.description], contextLength);
-    const folded = bpe.map((row) => foldTokenIds(row, parseTokenFold(cfg.token_fold)));
-    const loss = new ClipTextLoss(clip, folded, { kernel: cfg.clip_loss.avgpool_kernel, scaleFactor: nearestFactor(cfg.clip_loss.upsample) });
+    const { bpe, folded, loss } = fixtureClipLoss(m, cfg, { clip, tokenizer }, cfg.args.description);
 
     const observed = new Map<string, Float32Array[]>();
     let lastImage: { shape: number[]; data: Float32Array } | undefined;
