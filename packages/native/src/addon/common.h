@@ -1,0 +1,82 @@
+// Shared helpers of the native engine: argument checking that turns bad input into a JavaScript error (never a
+// crash), oneDNN engine/stream singletons, and the counter of the addon's own allocations.
+#pragma once
+#include <napi.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace semedit {
+
+using dims_t = std::vector<int64_t>;
+
+dnnl::engine& cpuEngine();
+dnnl::stream& cpuStream();
+
+// Bytes the addon holds for itself (oneDNN scratchpads, packed weights); read by memory().
+void countAlloc(int64_t bytes);
+int64_t allocatedBytes();
+int64_t peakBytes();
+
+// A typed error message with the kernel's name, thrown as a JavaScript Error whose `code` is given.
+[[noreturn]] void fail(Napi::Env env, const std::string& kernel, const std::string& what, const char* code = "E_NATIVE_ARG");
+
+// A Float32Array argument (or null when `optional`), with its element count checked against `expect` (< 0: any).
+float* floatArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t expect,
+                bool optional = false);
+// An array of integers argument (a shape, strides, ...), with its length checked when `len` >= 0.
+dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t len = -1);
+int64_t intArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
+double numArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
+bool boolArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
+int64_t product(const dims_t& d);
+std::string shapeText(const dims_t& d);
+
+// Runs a oneDNN call and rethrows its errors as JavaScript errors naming the kernel.
+template <typename F>
+void guarded(Napi::Env env, const std::string& kernel, F&& f) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    fail(env, kernel, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(int(e.status)) + ")", "E_NATIVE_DNNL");
+  } catch (const std::bad_alloc&) {
+    fail(env, kernel, "out of memory", "E_NATIVE_OOM");
+  }
+}
+
+// A post-op activation code shared with the TypeScript side (kernels/activation.ts).
+enum Activation { ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_ELU = 3, ACT_LEAKY = 4, ACT_SIGMOID = 5, ACT_SILU = 6 };
+// Appends the activation as an eltwise post-op; returns false for an unknown code.
+bool appendActivation(dnnl::post_ops& ops, int64_t act, float alpha);
+
+// A primitive attribute with a user-managed scratchpad, so the addon can allocate (and count) it.
+inline dnnl::primitive_attr userScratchpad() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+
+// Executes primitive P of descriptor `pd` with a scratchpad the addon allocates (counted while it lives).
+template <typename P, typename PD>
+void execute(const PD& pd, std::unordered_map<int, dnnl::memory> args) {
+  size_t bytes = pd.scratchpad_desc().get_size();
+  std::vector<char> scratch(bytes);
+  countAlloc(int64_t(bytes));
+  struct Uncount {
+    size_t b;
+    ~Uncount() { countAlloc(-int64_t(b)); }
+  } uncount{bytes};
+  if (bytes) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pd.scratchpad_desc(), cpuEngine(), scratch.data());
+  P(pd).execute(cpuStream(), args);
+  cpuStream().wait();
+}
+
+void registerConv(Napi::Env env, Napi::Object exports);
+void registerMatmul(Napi::Env env, Napi::Object exports);
+void registerEltwise(Napi::Env env, Napi::Object exports);
+void registerReduce(Napi::Env env, Napi::Object exports);
+
+}  // namespace semedit

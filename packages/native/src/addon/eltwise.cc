@@ -1,0 +1,191 @@
+// Element-wise kernels: binary operations with numpy broadcasting, unary functions (oneDNN eltwise, plus erf),
+// softmax over the last axis, and transposes (a oneDNN reorder over permuted strides).
+#include "common.h"
+#include <algorithm>
+#include <cmath>
+
+namespace semedit {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using md = dnnl::memory::desc;
+
+enum BinaryOp { ADD = 0, SUB, MUL, DIV, MAX, MIN, SQDIFF, POW };
+
+template <int OP>
+inline float apply(float a, float b) {
+  if constexpr (OP == ADD) return a + b;
+  if constexpr (OP == SUB) return a - b;
+  if constexpr (OP == MUL) return a * b;
+  if constexpr (OP == DIV) return a / b;
+  if constexpr (OP == MAX) return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
+  if constexpr (OP == MIN) return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
+  if constexpr (OP == SQDIFF) return (a - b) * (a - b);
+  if constexpr (OP == POW) return std::pow(a, b);
+  return 0.f;
+}
+
+// y = a OP b with a, b already strided to y's (merged) dims; the innermost strides are 0 or 1.
+template <int OP>
+void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims, const dims_t& sa, const dims_t& sb) {
+  const int r = int(dims.size());
+  const int64_t inner = dims[r - 1], ia = sa[r - 1], ib = sb[r - 1];
+  int64_t outer = 1;
+  for (int i = 0; i < r - 1; ++i) outer *= dims[i];
+  const int64_t chunk = 1 << 14, perRow = (inner + chunk - 1) / chunk, tasks = outer * perRow;
+#pragma omp parallel for schedule(static) if (outer * inner > (1 << 15))
+  for (int64_t t = 0; t < tasks; ++t) {
+    int64_t o = t / perRow, c0 = (t % perRow) * chunk, c1 = std::min(inner, c0 + chunk);
+    int64_t oa = 0, ob = 0, rest = o;
+    for (int i = r - 2; i >= 0; --i) {
+      int64_t idx = rest % dims[i];
+      rest /= dims[i];
+      oa += idx * sa[i];
+      ob += idx * sb[i];
+    }
+    const float* pa = a + oa;
+    const float* pb = b + ob;
+    float* py = y + o * inner;
+    if (ia && ib) {
+      for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], pb[j]);
+    } else if (ia) {
+      const float vb = pb[0];
+      for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], vb);
+    } else if (ib) {
+      const float va = pa[0];
+      for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(va, pb[j]);
+    } else {
+      const float v = apply<OP>(pa[0], pb[0]);
+      for (int64_t j = c0; j < c1; ++j) py[j] = v;
+    }
+  }
+}
+
+// binary(op, a, aShape, b, bShape, y, yShape): shapes of equal rank (the caller pads with leading 1s).
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  const std::string k = "binary";
+  int64_t op = intArg(info, 0, k, "op");
+  dims_t as = dimsArg(info, 2, k, "aShape"), bs = dimsArg(info, 4, k, "bShape"), ys = dimsArg(info, 6, k, "yShape");
+  const float* a = floatArg(info, 1, k, "a", product(as));
+  const float* b = floatArg(info, 3, k, "b", product(bs));
+  float* y = floatArg(info, 5, k, "y", product(ys));
+  if (as.size() != ys.size() || bs.size() != ys.size()) fail(info.Env(), k, "operand ranks differ from the output's", "E_NATIVE_SHAPE");
+  if (ys.empty()) fail(info.Env(), k, "scalars must be passed with rank 1", "E_NATIVE_SHAPE");
+  if (product(ys) == 0) return info.Env().Undefined();
+  // Strides of a and b in y's dims (0 where broadcast), then merge neighbours that stay contiguous for both.
+  const int r = int(ys.size());
+  dims_t sa(r), sb(r);
+  int64_t pa = 1, pb = 1;
+  for (int i = r - 1; i >= 0; --i) {
+    if ((as[i] != ys[i] && as[i] != 1) || (bs[i] != ys[i] && bs[i] != 1))
+      fail(info.Env(), k, "shapes " + shapeText(as) + " and " + shapeText(bs) + " do not broadcast to " + shapeText(ys), "E_NATIVE_SHAPE");
+    sa[i] = as[i] == 1 && ys[i] != 1 ? 0 : pa;
+    sb[i] = bs[i] == 1 && ys[i] != 1 ? 0 : pb;
+    pa *= as[i];
+    pb *= bs[i];
+  }
+  dims_t d{ys[r - 1]}, da{sa[r - 1]}, db{sb[r - 1]};
+  for (int i = r - 2; i >= 0; --i) {
+    if (ys[i] == 1) continue;
+    if (sa[i] == da.front() * d.front() && sb[i] == db.front() * d.front()) {
+      d.front() *= ys[i];
+      continue;
+    }
+    d.insert(d.begin(), ys[i]);
+    da.insert(da.begin(), sa[i]);
+    db.insert(db.begin(), sb[i]);
+  }
+  // The innermost stride must be 0 or 1 for the loop; a size-1 innermost dim of y makes both 1 or 0 already.
+  switch (op) {
+    case ADD: broadcastLoop<ADD>(a, b, y, d, da, db); break;
+    case SUB: broadcastLoop<SUB>(a, b, y, d, da, db); break;
+    case MUL: broadcastLoop<MUL>(a, b, y, d, da, db); break;
+    case DIV: broadcastLoop<DIV>(a, b, y, d, da, db); break;
+    case MAX: broadcastLoop<MAX>(a, b, y, d, da, db); break;
+    case MIN: broadcastLoop<MIN>(a, b, y, d, da, db); break;
+    case SQDIFF: broadcastLoop<SQDIFF>(a, b, y, d, da, db); break;
+    case POW: broadcastLoop<POW>(a, b, y, d, da, db); break;
+    default: fail(info.Env(), k, "unknown binary op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
+// unary(alg, alpha, beta, x, y): alg is a dnnl_alg_kind_t eltwise value, or -1 for erf.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  const std::string k = "unary";
+  int64_t alg = intArg(info, 0, k, "alg");
+  float alpha = float(numArg(info, 1, k, "alpha")), beta = float(numArg(info, 2, k, "beta"));
+  Napi::Value xv = info[3];
+  if (!xv.IsTypedArray()) fail(info.Env(), k, "x must be a Float32Array", "E_NATIVE_DTYPE");
+  int64_t n = int64_t(xv.As<Napi::TypedArray>().ElementLength());
+  const float* x = floatArg(info, 3, k, "x", n);
+  float* y = floatArg(info, 4, k, "y", n);
+  if (n == 0) return info.Env().Undefined();
+  if (alg == -1) {
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
+    for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]);
+    return info.Env().Undefined();
+  }
+  guarded(info.Env(), k, [&] {
+    md d({n}, dt::f32, dnnl::memory::format_tag::a);
+    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm(alg), d, alpha, beta);
+    dnnl::eltwise_forward::primitive_desc pd(desc, userScratchpad(), cpuEngine());
+    execute<dnnl::eltwise_forward>(pd, {{DNNL_ARG_SRC, dnnl::memory(d, cpuEngine(), const_cast<float*>(x))}, {DNNL_ARG_DST, dnnl::memory(d, cpuEngine(), y)}});
+  });
+  return info.Env().Undefined();
+}
+
+// softmax(x, rows, cols, y): softmax over the last axis of a [rows, cols] view.
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  const std::string k = "Softmax";
+  int64_t rows = intArg(info, 1, k, "rows"), cols = intArg(info, 2, k, "cols");
+  const float* x = floatArg(info, 0, k, "logits", rows * cols);
+  float* y = floatArg(info, 3, k, "y", rows * cols);
+  if (rows * cols == 0) return info.Env().Undefined();
+  guarded(info.Env(), k, [&] {
+    md d({rows, cols}, dt::f32, dnnl::memory::format_tag::ab);
+    dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, d, 1);
+    dnnl::softmax_forward::primitive_desc pd(desc, userScratchpad(), cpuEngine());
+    execute<dnnl::softmax_forward>(pd, {{DNNL_ARG_SRC, dnnl::memory(d, cpuEngine(), const_cast<float*>(x))}, {DNNL_ARG_DST, dnnl::memory(d, cpuEngine(), y)}});
+  });
+  return info.Env().Undefined();
+}
+
+// transpose(x, xShape, perm, y)
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  const std::string k = "Transpose";
+  dims_t xs = dimsArg(info, 1, k, "xShape");
+  dims_t perm = dimsArg(info, 2, k, "perm", int64_t(xs.size()));
+  const float* x = floatArg(info, 0, k, "x", product(xs));
+  float* y = floatArg(info, 3, k, "y", product(xs));
+  const int r = int(xs.size());
+  std::vector<bool> seen(r, false);
+  for (int64_t p : perm) {
+    if (p >= r || seen[p]) fail(info.Env(), k, "perm " + shapeText(perm) + " is not a permutation of " + std::to_string(r) + " axes");
+    seen[p] = true;
+  }
+  if (product(xs) == 0 || r == 0) return info.Env().Undefined();
+  dims_t strides(r), ydims(r), ystr(r);
+  for (int64_t i = r - 1, s = 1; i >= 0; --i) strides[i] = s, s *= xs[i];
+  for (int i = 0; i < r; ++i) ydims[i] = xs[perm[i]], ystr[i] = strides[perm[i]];
+  guarded(info.Env(), k, [&] {
+    dims_t dstr(r);
+    for (int64_t i = r - 1, p = 1; i >= 0; --i) dstr[i] = p, p *= ydims[i];
+    md src(ydims, dt::f32, ystr), dst(ydims, dt::f32, dstr);
+    dnnl::memory sm(src, cpuEngine(), const_cast<float*>(x)), dm(dst, cpuEngine(), y);
+    dnnl::reorder(sm, dm).execute(cpuStream(), sm, dm);
+    cpuStream().wait();
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerEltwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+}
+
+}  // namespace semedit
