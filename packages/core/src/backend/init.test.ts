@@ -1,5 +1,6 @@
 /**
- * Backend selection: the default choice here (wasm, threaded, SIMD), SEMEDIT_BACKEND, unknown and unavailable
+ * Backend selection: the default choice here (native where its addon is built, else wasm, threaded, SIMD, with
+ * the reason native was skipped), SEMEDIT_BACKEND, unknown and unavailable
  * names, idempotence, re-creating wasm with another thread count, and no leaked tensors or process listeners.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,6 +23,9 @@ const webgpuInstalled = (() => {
   }
 })();
 
+/** Whether @semedit/native's addon loads here, and why not. */
+const native = (await import('@semedit/native')).nativeAvailability();
+
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
     await p;
@@ -32,23 +36,39 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('initBackend', () => {
-  it('picks threaded SIMD wasm by default, after reporting why the better backends were skipped', async () => {
+  it('picks native when its addon is built, else threaded SIMD wasm, saying in one line why native was skipped', async () => {
     const info = await initBackend();
+    expect(info.tried[0]!.name).toBe('tensorflow');
+    expect(info.tried[0]!.error).toContain('@tensorflow/tfjs-node');
+    expect(info.tried[1]!.name).toBe('native');
+    if (native.available) {
+      expect(info.name).toBe('native');
+      expect(info.tried.map((t) => t.name)).toEqual(['tensorflow', 'native']);
+      expect(info.detail).toMatch(/^@semedit\/native: oneDNN \d+\.\d+\.\d+ \(.+\), \d+ threads?$/);
+      expect(info.warnings).toEqual([]);
+    } else {
+      expect(info.name).toBe('wasm');
+      expect(info.simd).toBe(true);
+      expect(info.threads).toBe(Math.min(availableParallelism(), WASM_MAX_THREADS));
+      expect(info.tried.map((t) => t.name)).toEqual(['tensorflow', 'native', 'webgpu', 'wasm']);
+      expect(info.tried[1]!.error).toBe(native.reason);
+      expect(info.warnings).toEqual([`native unavailable: ${native.reason}; using wasm`]);
+    }
+    expect(info.tried.at(-1)!.error).toBeUndefined();
+    expect(tf.getBackend()).toBe(info.name);
+    expect(backendInfo()).toEqual(info);
+    expect(tf.memory().numTensors).toBe(0); // initialization leaves no tensor behind
+  });
+
+  it('picks threaded SIMD wasm when named', async () => {
+    const info = await initBackend({ backend: 'wasm' });
     expect(info.name).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
     expect(info.simd).toBe(true);
     expect(info.threads).toBe(Math.min(availableParallelism(), WASM_MAX_THREADS));
     if (availableParallelism() > 1) {
       expect(info.threads).toBeGreaterThan(1);
       expect(info.detail).toContain('threaded-simd');
     }
-    expect(info.tried.map((t) => t.name)).toEqual(['tensorflow', 'native', 'webgpu', 'wasm']);
-    expect(info.tried[0]!.error).toContain('@tensorflow/tfjs-node');
-    expect(info.tried[1]!.error).toContain('not built');
-    expect(info.tried.at(-1)!.error).toBeUndefined();
-    expect(info.warnings).toEqual([]);
-    expect(backendInfo()).toEqual(info);
-    expect(tf.memory().numTensors).toBe(0); // initialization leaves no tensor behind
   });
 
   it('is idempotent: the same options return the same backend instance', async () => {
@@ -93,9 +113,11 @@ describe('initBackend', () => {
     expect((e as Error).message).toContain('@tensorflow/tfjs-node: not installed');
     expect(tf.getBackend()).toBe('wasm');
 
-    const native = await rejection(initBackend({ backend: 'native' }));
-    expect(native).toBeInstanceOf(BackendUnavailableError);
-    expect((native as Error).message).toContain('not built');
+    if (!native.available) {
+      const e2 = await rejection(initBackend({ backend: 'native' }));
+      expect(e2).toBeInstanceOf(BackendUnavailableError);
+      expect((e2 as Error).message).toContain(native.reason);
+    }
   });
 
   it.skipIf(webgpuInstalled)('rejects webgpu by name when @tensorflow/tfjs-backend-webgpu is not installed', async () => {

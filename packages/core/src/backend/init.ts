@@ -1,6 +1,6 @@
 /**
  * Backend selection. {@link initBackend} loads the named backend (option or `SEMEDIT_BACKEND`) or, with none
- * named, the first that loads in the order tensorflow (tfjs-node-gpu, tfjs-node), native (planned), webgpu (a
+ * named, the first that loads in the order tensorflow (tfjs-node-gpu, tfjs-node), native, webgpu (a
  * real adapter only), wasm, cpu; {@link backendInfo} reports the choice.
  * @module
  */
@@ -42,7 +42,7 @@ export interface BackendInfo {
 
 const LOADERS: Record<BackendName, (r: ResolvedBackendOptions, auto: boolean) => Promise<LoadedBackend>> = {
   tensorflow: () => loadTensorflow(),
-  native: () => loadNative(),
+  native: (r) => loadNative(r.threadsExplicit ? r.threads : undefined),
   webgpu: (_r, auto) => loadWebgpu(auto),
   wasm: (r) => loadWasm({ threads: r.threads, simd: r.simd }),
   cpu: () => loadCpu(),
@@ -107,6 +107,8 @@ async function select(opts: BackendOptions): Promise<BackendInfo> {
       continue;
     }
     tried.push({ name });
+    const skipped = tried.find((t) => t.name === 'native' && t.error !== undefined);
+    if (!r.backend && skipped) r.warnings.push(`native unavailable: ${skipped.error}; using ${name}`);
     const info: BackendInfo = {
       name,
       threads: loaded.threads,

@@ -99,16 +99,34 @@ export async function loadTensorflow(): Promise<LoadedBackend> {
   throw new BackendUnavailableError('tensorflow', reasons.join('; '));
 }
 
+/** The part of `@semedit/native` the loader uses. */
+interface NativeModule {
+  registerNativeBackend(opts: { threads?: number }): { threads: number; detail: string };
+}
+
 /**
- * The planned native addon (OpenBLAS on the wasm heap); not built yet, so always unavailable.
+ * Loads `native`, semedit's CPU engine (`@semedit/native`: a tfjs backend over oneDNN). Threads: `threads` when
+ * given, else the package's default (`SEMEDIT_THREADS`, else the physical cores).
  *
+ * @param threads compute threads, when asked for explicitly
+ * @throws BackendUnavailableError with the one-line reason when the package or its addon is missing
  * @example
  * ```ts
- * await loadNative(); // throws BackendUnavailableError('native', 'not built …')
+ * await loadNative(); // { threads: 2, simd: true, detail: '@semedit/native: oneDNN 2.6.3 (avx512_core_bf16), 2 threads', … }
  * ```
  */
-export async function loadNative(): Promise<LoadedBackend> {
-  throw new BackendUnavailableError('native', 'not built (planned: a node-gyp addon running OpenBLAS on the wasm heap)');
+export async function loadNative(threads?: number): Promise<LoadedBackend> {
+  const r = await importOptional('@semedit/native');
+  if (r.error !== undefined) throw new BackendUnavailableError('native', `@semedit/native: ${r.error}`);
+  let info: { threads: number; detail: string };
+  try {
+    info = (r.module as unknown as NativeModule).registerNativeBackend(threads === undefined ? {} : { threads });
+  } catch (e) {
+    const err = e as { reason?: string; message?: string };
+    throw new BackendUnavailableError('native', err.reason ?? err.message ?? String(e));
+  }
+  if (!(await tf.setBackend('native'))) throw new BackendUnavailableError('native', 'the backend failed to initialize');
+  return { threads: info.threads, simd: true, detail: info.detail, warnings: [] };
 }
 
 /** The subset of the WebGPU API used to probe for an adapter. */

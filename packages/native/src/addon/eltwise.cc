@@ -110,7 +110,14 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// unary(alg, alpha, beta, x, y): alg is a dnnl_alg_kind_t eltwise value, or -1 for erf.
+// The addon's unary codes (kernels/elementwise.ts), in oneDNN's eltwise algorithms; -1 is erf (not in oneDNN 2.x).
+const dnnl::algorithm UNARY_ALGS[] = {dnnl::algorithm::eltwise_relu,     dnnl::algorithm::eltwise_tanh,     dnnl::algorithm::eltwise_elu,
+                                      dnnl::algorithm::eltwise_square,   dnnl::algorithm::eltwise_abs,      dnnl::algorithm::eltwise_sqrt,
+                                      dnnl::algorithm::eltwise_linear,   dnnl::algorithm::eltwise_soft_relu, dnnl::algorithm::eltwise_logistic,
+                                      dnnl::algorithm::eltwise_exp,      dnnl::algorithm::eltwise_log,      dnnl::algorithm::eltwise_clip,
+                                      dnnl::algorithm::eltwise_pow};
+
+// unary(alg, alpha, beta, x, y): alg indexes UNARY_ALGS, or is -1 for erf.
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   const std::string k = "unary";
   int64_t alg = intArg(info, 0, k, "alg");
@@ -120,6 +127,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   int64_t n = int64_t(xv.As<Napi::TypedArray>().ElementLength());
   const float* x = floatArg(info, 3, k, "x", n);
   float* y = floatArg(info, 4, k, "y", n);
+  if (alg < -1 || alg >= int64_t(sizeof(UNARY_ALGS) / sizeof(UNARY_ALGS[0]))) fail(info.Env(), k, "unknown unary code " + std::to_string(alg));
   if (n == 0) return info.Env().Undefined();
   if (alg == -1) {
 #pragma omp parallel for schedule(static) if (n > (1 << 15))
@@ -128,7 +136,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   }
   guarded(info.Env(), k, [&] {
     md d({n}, dt::f32, dnnl::memory::format_tag::a);
-    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm(alg), d, alpha, beta);
+    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, UNARY_ALGS[alg], d, alpha, beta);
     dnnl::eltwise_forward::primitive_desc pd(desc, userScratchpad(), cpuEngine());
     execute<dnnl::eltwise_forward>(pd, {{DNNL_ARG_SRC, dnnl::memory(d, cpuEngine(), const_cast<float*>(x))}, {DNNL_ARG_DST, dnnl::memory(d, cpuEngine(), y)}});
   });

@@ -1,0 +1,80 @@
+/**
+ * Loading the compiled addon (`build/Release/semedit_native.node`) and its typed surface. The addon is built by
+ * the package's install hook when a C++ compiler and oneDNN are present; otherwise the hook leaves the reason in
+ * `build/unavailable.txt`, which {@link loadAddon} reports.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A shape, strides or an axis list as passed to the addon. */
+export type Dims = readonly number[];
+
+/**
+ * The functions the addon exports. Every call is synchronous and writes into the output array it is given; bad
+ * arguments throw an `Error` with `code` (`E_NATIVE_ARG`, `E_NATIVE_SHAPE`, `E_NATIVE_DTYPE`, `E_NATIVE_DNNL`,
+ * `E_NATIVE_OOM`) and `kernel`.
+ *
+ * @example
+ * ```ts
+ * const addon = loadAddon();
+ * if ('addon' in addon) console.log(addon.addon.info().onednn); // '2.6.3'
+ * ```
+ */
+export interface Addon {
+  info(): { onednn: string; isa: string; threads: number; runtime: string };
+  setThreads(n: number): void;
+  memory(): { bytes: number; peakBytes: number };
+  conv2d(x: Float32Array, xs: Dims, w: Float32Array, ws: Dims, y: Float32Array, ys: Dims, strides: Dims, dilations: Dims, pads: Dims,
+    bias: Float32Array | null, activation: number, alpha: number, depthwise: boolean): void;
+  conv2dBackpropInput(dy: Float32Array, dys: Dims, w: Float32Array, ws: Dims, dx: Float32Array, dxs: Dims, strides: Dims, dilations: Dims,
+    pads: Dims, depthwise: boolean): void;
+  conv2dBackpropFilter(x: Float32Array, xs: Dims, dy: Float32Array, dys: Dims, dw: Float32Array, ws: Dims, strides: Dims, dilations: Dims,
+    pads: Dims, depthwise: boolean): void;
+  matmul(a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims, transposeA: boolean, transposeB: boolean,
+    bias: Float32Array | null, biasShape: Dims | null, activation: number, alpha: number): void;
+  binary(op: number, a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims): void;
+  unary(alg: number, alpha: number, beta: number, x: Float32Array, y: Float32Array): void;
+  softmax(x: Float32Array, rows: number, cols: number, y: Float32Array): void;
+  transpose(x: Float32Array, xs: Dims, perm: Dims, y: Float32Array): void;
+  reduce(op: number, x: Float32Array, outer: number, size: number, inner: number, y: Float32Array): void;
+}
+
+/**
+ * The addon, or why it is not there.
+ *
+ * @example
+ * ```ts
+ * const r: AddonLoad = loadAddon(); // { addon } or { reason: 'oneDNN not found (...)' }
+ * ```
+ */
+export type AddonLoad = { addon: Addon; path: string } | { reason: string };
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+let cached: AddonLoad | undefined;
+
+/**
+ * Loads the addon once (later calls return the same result). `SEMEDIT_NATIVE_ADDON` names another `.node` file.
+ *
+ * @example
+ * ```ts
+ * const r = loadAddon();
+ * console.log('reason' in r ? `native unavailable: ${r.reason}` : r.path);
+ * ```
+ */
+export function loadAddon(): AddonLoad {
+  if (cached) return cached;
+  const path = process.env['SEMEDIT_NATIVE_ADDON'] ?? join(ROOT, 'build', 'Release', 'semedit_native.node');
+  if (!existsSync(path)) {
+    const status = join(ROOT, 'build', 'unavailable.txt');
+    const why = existsSync(status) ? readFileSync(status, 'utf8').trim().split('\n')[0]! : 'the addon was not built (run `pnpm install` or `node scripts/install.mjs` in packages/native)';
+    return (cached = { reason: why });
+  }
+  try {
+    return (cached = { addon: createRequire(import.meta.url)(path) as Addon, path });
+  } catch (e) {
+    return (cached = { reason: `${path} failed to load: ${(e as Error).message.split('\n')[0]}` });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The `native` tfjs backend: tensor storage and bookkeeping are MathBackendCPU's (data in off-heap ArrayBuffers,
+ * no 4 GiB ceiling), and the compute-heavy kernels run in the oneDNN addon. Every other kernel of tfjs-backend-cpu
+ * is registered for `native` too, under its own name, so that the set of kernels is explicit: a kernel neither
+ * provides is not registered, and tfjs fails loudly on it.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { Addon } from './addon.js';
+
+/** The backend name under which tfjs knows the engine. */
+export const NATIVE = 'native';
+
+/**
+ * A MathBackendCPU whose heavy kernels call the addon. Constructed by `registerNativeBackend`.
+ *
+ * @example
+ * ```ts
+ * const b = tf.backend() as NativeBackend; // after initBackend({ backend: 'native' })
+ * b.addon.info().onednn; // '2.6.3'
+ * ```
+ */
+export class NativeBackend extends MathBackendCPU {
+  constructor(readonly addon: Addon) {
+    super();
+    // MathBackendCPU prints a "use tfjs-node" hint on first use; this backend is the native one.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  /** Float32 data of a tensor held here, without a copy. */
+  f32(t: tf.TensorInfo): Float32Array {
+    return this.data.get(t.dataId).values as Float32Array;
+  }
+
+  /** A new float32 output tensor over `values`. */
+  out(shape: readonly number[], values: Float32Array): tf.TensorInfo {
+    return this.makeTensorInfo([...shape], 'float32', values);
+  }
+
+  /** Memory: tfjs's accounting plus the bytes the addon holds for itself (scratchpads). */
+  override memory(): { unreliable: boolean; reasons: string[]; addonBytes: number; addonPeakBytes: number } {
+    const m = this.addon.memory();
+    return { unreliable: false, reasons: [], addonBytes: m.bytes, addonPeakBytes: m.peakBytes };
+  }
+}
+
+/**
+ * A tfjs-backend-cpu kernel function, to be called with the native backend (which is a MathBackendCPU).
+ *
+ * @example
+ * ```ts
+ * const cpuAdd = cpuKernel('Add'); // used for int32 inputs
+ * ```
+ */
+export function cpuKernel(name: string): tf.KernelFunc {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`tfjs-backend-cpu has no kernel ${name}`);
+  return k.kernelFunc;
+}
+
+/** The kernel's native backend. */
+export function nativeOf(backend: unknown): NativeBackend {
+  return backend as NativeBackend;
+}

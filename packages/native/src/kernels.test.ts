@@ -1,0 +1,170 @@
+/**
+ * Every native kernel against tfjs-backend-cpu's on random inputs, edge shapes included (size-1 and odd dims,
+ * strides, dilations, padding modes, broadcasting, empty tensors, inputs made non-contiguous by a transpose or a
+ * slice). Each case builds its inputs from seeded data, runs the same function on `cpu` and on `native`, and
+ * compares every output element.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { describe, expect, it } from 'vitest';
+import { nativeAvailability, registerNativeBackend } from './index.js';
+
+const avail = nativeAvailability();
+if (!avail.available) {
+  if (process.env['SEMEDIT_REQUIRE_NATIVE']) throw new Error(`SEMEDIT_REQUIRE_NATIVE is set but the addon is unavailable: ${avail.reason}`);
+  console.log(`native kernel tests skipped: ${avail.reason}`);
+}
+const d = avail.available ? describe : describe.skip;
+
+/** Deterministic data in [-2, 2) (a small LCG), so both backends see identical inputs. */
+function data(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return out;
+}
+
+type Case = { name: string; shapes: number[][]; fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]; tol?: number; positive?: boolean };
+
+async function runOn(backend: string, c: Case): Promise<{ shape: number[]; values: Float32Array }[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const xs = c.shapes.map((s, i) => {
+      const v = data(tf.util.sizeFromShape(s), i + 1);
+      return tf.tensor(c.positive ? v.map((x) => Math.abs(x) + 0.1) : v, s);
+    });
+    const out = c.fn(...xs);
+    return (Array.isArray(out) ? out : [out]).map((t) => ({ shape: t.shape, values: t.dataSync() as Float32Array }));
+  });
+}
+
+async function check(c: Case): Promise<void> {
+  const ref = await runOn('cpu', c);
+  const got = await runOn('native', c);
+  expect(got.length).toBe(ref.length);
+  const tol = c.tol ?? 1e-5;
+  for (let k = 0; k < ref.length; k++) {
+    expect(got[k]!.shape).toEqual(ref[k]!.shape);
+    const r = ref[k]!.values, g = got[k]!.values;
+    expect(g.length).toBe(r.length);
+    let worst = 0;
+    for (let i = 0; i < r.length; i++) {
+      const a = r[i]!, b = g[i]!;
+      if (Number.isNaN(a) || Number.isNaN(b)) {
+        expect([i, Number.isNaN(b)]).toEqual([i, Number.isNaN(a)]);
+        continue;
+      }
+      if (!Number.isFinite(a)) {
+        expect(b).toBe(a);
+        continue;
+      }
+      worst = Math.max(worst, Math.abs(a - b) / (1 + Math.abs(a)));
+    }
+    expect(worst, `${c.name} output ${k}`).toBeLessThanOrEqual(tol);
+  }
+}
+
+const t4 = (t: tf.Tensor): tf.Tensor4D => t as tf.Tensor4D;
+const convCases: Case[] = [
+  { name: '3x3 same', shapes: [[2, 7, 5, 3], [3, 3, 3, 4]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 1, 'same') },
+  { name: '3x3 valid stride 2', shapes: [[1, 9, 8, 5], [3, 3, 5, 6]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 2, 'valid') },
+  { name: '5x3 same stride [2,1]', shapes: [[1, 8, 7, 2], [5, 3, 2, 3]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), [2, 1], 'same') },
+  { name: 'dilation 2', shapes: [[1, 9, 9, 3], [3, 3, 3, 2]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 1, 'same', 'NHWC', 2) },
+  { name: 'explicit pads', shapes: [[1, 6, 5, 2], [3, 2, 2, 3]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 1, [[0, 0], [2, 1], [0, 3], [0, 0]]) },
+  { name: '1x1 on size-1 dims', shapes: [[1, 1, 1, 7], [1, 1, 7, 1]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 1, 'valid') },
+  { name: 'input after transpose', shapes: [[2, 3, 6, 5], [3, 3, 3, 4]], fn: (x, w) => tf.conv2d(t4(tf.transpose(x!, [0, 2, 3, 1])), t4(w!), 1, 'same') },
+  { name: 'empty batch', shapes: [[0, 4, 4, 2], [3, 3, 2, 2]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 1, 'same') },
+  ...(['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const).map((activation): Case => ({
+    name: `fused bias + ${activation}`,
+    shapes: [[2, 5, 6, 3], [3, 3, 3, 4], [4]],
+    fn: (x, w, b) => tf.fused.conv2d({ x: t4(x!), filter: t4(w!), strides: 1, pad: 'same', bias: b, activation, leakyreluAlpha: 0.1 }),
+  })),
+  { name: 'fused scalar bias (cpu path)', shapes: [[1, 4, 4, 2], [3, 3, 2, 3], []], fn: (x, w, b) => tf.fused.conv2d({ x: t4(x!), filter: t4(w!), strides: 1, pad: 'same', bias: b }) },
+  { name: 'depthwise x2', shapes: [[2, 7, 6, 3], [3, 3, 3, 2]], fn: (x, w) => tf.depthwiseConv2d(t4(x!), t4(w!), 1, 'same') },
+  { name: 'depthwise stride 2 dilation', shapes: [[1, 9, 9, 4], [3, 3, 4, 1]], fn: (x, w) => tf.depthwiseConv2d(t4(x!), t4(w!), 1, 'valid', 'NHWC', 2) },
+  { name: 'conv grads', shapes: [[2, 6, 5, 3], [3, 3, 3, 4]], fn: (x, w) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(t4(a), t4(b), 2, 'same'))))([x!, w!]) },
+  { name: 'conv grads valid strided', shapes: [[1, 9, 8, 2], [3, 2, 2, 3]], fn: (x, w) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.sin(tf.conv2d(t4(a), t4(b), [1, 2], 'valid'))))([x!, w!]) },
+  { name: 'conv2dTranspose', shapes: [[1, 4, 5, 6], [3, 3, 2, 6]], fn: (x, w) => tf.conv2dTranspose(t4(x!), t4(w!), [1, 8, 10, 2], 2, 'same') },
+  { name: 'depthwise grads', shapes: [[1, 6, 6, 3], [3, 3, 3, 2]], fn: (x, w) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(t4(a), t4(b), 2, 'same'))))([x!, w!]) },
+];
+
+const matmulCases: Case[] = [
+  { name: 'rank 2', shapes: [[3, 5], [5, 4]], fn: (a, b) => tf.matMul(a!, b!) },
+  ...[[false, true], [true, false], [true, true]].map(([ta, tb]): Case => ({
+    name: `transposes ${ta} ${tb}`,
+    shapes: [ta ? [5, 3] : [3, 5], tb ? [4, 5] : [5, 4]],
+    fn: (a, b) => tf.matMul(a!, b!, ta, tb),
+  })),
+  { name: 'batched', shapes: [[2, 3, 4], [2, 4, 5]], fn: (a, b) => tf.matMul(a!, b!) },
+  { name: 'broadcast batch', shapes: [[1, 3, 4], [3, 4, 5]], fn: (a, b) => tf.matMul(a!, b!, false, false) },
+  { name: 'rank 4 transposeB', shapes: [[2, 2, 3, 4], [2, 2, 5, 4]], fn: (a, b) => tf.matMul(a!, b!, false, true) },
+  { name: 'multi-dim broadcast (cpu path)', shapes: [[2, 1, 3, 4], [1, 3, 4, 2]], fn: (a, b) => tf.matMul(a!, b!) },
+  { name: 'size-1 dims', shapes: [[1, 1], [1, 7]], fn: (a, b) => tf.matMul(a!, b!) },
+  { name: 'empty K', shapes: [[3, 0], [0, 2]], fn: (a, b) => tf.matMul(a!, b!) },
+  { name: 'empty M', shapes: [[0, 4], [4, 2]], fn: (a, b) => tf.matMul(a!, b!) },
+  { name: 'after slice', shapes: [[6, 5], [5, 4]], fn: (a, b) => tf.matMul(tf.slice(a!, [1, 0], [3, 5]), b!) },
+  { name: 'fused bias [N] relu', shapes: [[3, 5], [5, 4], [4]], fn: (a, b, c) => tf.fused.matMul({ a: a!, b: b!, bias: c, activation: 'relu' }) },
+  { name: 'fused bias [M,N] sigmoid transposeB', shapes: [[2, 3, 5], [2, 4, 5], [3, 4]], fn: (a, b, c) => tf.fused.matMul({ a: a!, b: b!, bias: c, transposeB: true, activation: 'sigmoid' }) },
+  { name: 'matmul grads', shapes: [[2, 3, 5], [2, 5, 4]], fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a!, b!]) },
+];
+
+const binaryOps: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+  ['add', tf.add], ['sub', tf.sub], ['mul', tf.mul], ['div', tf.div], ['maximum', tf.maximum], ['minimum', tf.minimum],
+  ['squaredDifference', tf.squaredDifference], ['pow', (a, b) => tf.pow(tf.abs(a), b)],
+];
+const broadcastShapes: number[][][] = [[[2, 3, 4], [2, 3, 4]], [[2, 3, 4], [4]], [[2, 1, 4], [3, 1]], [[5], []], [[], []], [[1, 3, 1, 2], [4, 1, 5, 1]], [[0, 3], [3]], [[4, 3], [4, 1]]];
+const binaryCases: Case[] = binaryOps.flatMap(([name, f]) => broadcastShapes.map((shapes): Case => ({ name: `${name} ${JSON.stringify(shapes)}`, shapes, fn: (a, b) => f(a!, b!) })));
+binaryCases.push({ name: 'add after transpose', shapes: [[3, 4], [4, 3]], fn: (a, b) => tf.add(tf.transpose(a!), b!) });
+
+const unaryOps: [string, (x: tf.Tensor) => tf.Tensor, boolean?][] = [
+  ['relu', tf.relu], ['leakyRelu', (x) => tf.leakyRelu(x, 0.3)], ['relu6', (x) => tf.relu6(tf.mul(x, 4))], ['elu', tf.elu], ['tanh', tf.tanh], ['sigmoid', tf.sigmoid],
+  ['exp', tf.exp], ['log', tf.log, true], ['log of negatives', tf.log], ['sqrt', tf.sqrt, true], ['sqrt of negatives', tf.sqrt], ['rsqrt', tf.rsqrt, true],
+  ['reciprocal', tf.reciprocal, true], ['square', tf.square], ['abs', tf.abs], ['neg', tf.neg], ['softplus', tf.softplus],
+  ['clipByValue', (x) => tf.clipByValue(x, -0.5, 1.25)], ['erf', tf.erf],
+];
+const unaryCases: Case[] = unaryOps.flatMap(([name, f, positive]) => [
+  // oneDNN's vectorized exp/log/tanh/erf are within a few ulp of Math's: 1e-5 relative.
+  { name, shapes: [[3, 17, 5]], fn: (x) => f(x!), positive, tol: 1e-5 },
+  { name: `${name} empty`, shapes: [[0, 2]], fn: (x) => f(x!), positive },
+]);
+
+const otherCases: Case[] = [
+  { name: 'softmax rows', shapes: [[4, 7]], fn: (x) => tf.softmax(x!) },
+  { name: 'softmax rank 3 large logits', shapes: [[2, 3, 9]], fn: (x) => tf.softmax(tf.mul(x!, 40)) },
+  { name: 'softmax single', shapes: [[1]], fn: (x) => tf.softmax(x!) },
+  { name: 'softmax grad', shapes: [[3, 5]], fn: (x) => tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.softmax(a))))(x!) },
+  ...[[1, 0], [0, 2, 1], [2, 0, 1], [3, 1, 0, 2], [4, 2, 0, 3, 1]].map((perm): Case => ({
+    name: `transpose ${perm}`,
+    shapes: [[3, 1, 4, 2, 5].slice(0, perm.length)],
+    fn: (x) => tf.transpose(x!, perm),
+  })),
+  { name: 'transpose empty', shapes: [[0, 3]], fn: (x) => tf.transpose(x!) },
+];
+
+const reduceOps: [string, (x: tf.Tensor, axis?: number | number[], keep?: boolean) => tf.Tensor][] = [
+  ['sum', tf.sum], ['mean', tf.mean], ['max', tf.max], ['min', tf.min], ['prod', (x, a, k) => tf.prod(tf.add(tf.mul(x, 0.5), 1), a, k)],
+];
+const reduceAxes: [number[], number | number[] | undefined, boolean][] = [
+  [[4, 6, 5], undefined, false], [[4, 6, 5], -1, false], [[4, 6, 5], 1, true], [[4, 6, 5], 0, false], [[4, 6, 5], [0, 2], false],
+  [[2, 3, 4, 5], [1, 2], true], [[2, 3, 4, 5], [0, 3], false], [[3, 1, 5], [0, 1], false], [[7], 0, true], [[2, 1], 1, false],
+];
+const reduceCases: Case[] = reduceOps.flatMap(([name, f]) =>
+  reduceAxes.map(([shape, axis, keep]): Case => ({ name: `${name} ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keep ${keep}`, shapes: [shape], fn: (x) => f(x!, axis, keep), tol: 1e-5 })),
+);
+reduceCases.push({ name: 'max with NaN', shapes: [[3, 4]], fn: (x) => tf.max(tf.div(x!, tf.sub(x!, tf.slice(x!, [0, 0], [1, 1]))), 1) });
+reduceCases.push({ name: 'sum empty', shapes: [[0, 3]], fn: (x) => tf.sum(x!, 0) });
+
+// tfjs-core's Node entry registers no gradients (semedit's initBackend does; this package does not depend on it).
+await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+
+d('native kernels match tfjs-backend-cpu', () => {
+  registerNativeBackend();
+  for (const [group, cases] of [['conv', convCases], ['matmul', matmulCases], ['binary', binaryCases], ['unary', unaryCases], ['softmax/transpose', otherCases], ['reduce', reduceCases]] as const) {
+    describe(group, () => {
+      for (const c of cases) it(c.name, () => check(c));
+    });
+  }
+});

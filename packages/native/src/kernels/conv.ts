@@ -1,0 +1,107 @@
+/**
+ * Convolution kernels on oneDNN: Conv2D, FusedConv2D (bias, activation), both backprops, and the depthwise
+ * variants. NCHW data, PReLU and a bias that is not per-channel go to the tfjs-backend-cpu kernel.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { cpuKernel, nativeOf, type NativeBackend } from '../backend.js';
+import { call } from '../errors.js';
+import { activationCode } from './activation.js';
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
+
+const pads = (c: ConvInfo): number[] => [c.padInfo.top, c.padInfo.left, c.padInfo.bottom, c.padInfo.right];
+const geometry = (c: ConvInfo): [number[], number[], number[]] => [[c.strideHeight, c.strideWidth], [c.dilationHeight, c.dilationWidth], pads(c)];
+const isF32 = (...ts: (tf.TensorInfo | undefined)[]): boolean => ts.every((t) => t === undefined || t.dtype === 'float32');
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+function forward(name: string, depthwise: boolean, fused: boolean): tf.KernelConfig {
+  const fallback = cpuKernel(name);
+  return {
+    kernelName: name,
+    backendName: 'native',
+    kernelFunc: (args) => {
+      const b = nativeOf(args.backend);
+      const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const a = args.attrs as unknown as ConvAttrs;
+      const act = fused ? activationCode(a.activation ?? 'linear') : 0;
+      const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
+        a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+      const perChannelBias = bias === undefined || tf.util.sizeFromShape(bias.shape) === c.outChannels;
+      if (c.dataFormat !== 'channelsLast' || preluActivationWeights || act === undefined || !perChannelBias || !isF32(x, filter, bias)) {
+        return fallback(args);
+      }
+      const y = new Float32Array(tf.util.sizeFromShape(c.outShape));
+      if (y.length > 0 && tf.util.sizeFromShape(x!.shape) > 0) {
+        call(name, () => b.addon.conv2d(b.f32(x!), x!.shape, b.f32(filter!), filter!.shape, y, c.outShape, ...geometry(c),
+          bias ? b.f32(bias) : null, act, a.leakyreluAlpha ?? 0.2, depthwise));
+      }
+      return b.out(c.outShape, y);
+    },
+  };
+}
+
+function backpropInput(name: string, depthwise: boolean): tf.KernelConfig {
+  const fallback = cpuKernel(name);
+  return {
+    kernelName: name,
+    backendName: 'native',
+    kernelFunc: (args) => {
+      const b = nativeOf(args.backend);
+      const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
+      const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+      const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter!.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
+        a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+      if (c.dataFormat !== 'channelsLast' || !isF32(dy, filter)) return fallback(args);
+      const dx = new Float32Array(tf.util.sizeFromShape(c.inShape));
+      if (dx.length > 0 && tf.util.sizeFromShape(dy!.shape) > 0) {
+        call(name, () => b.addon.conv2dBackpropInput(b.f32(dy!), dy!.shape, b.f32(filter!), filter!.shape, dx, c.inShape, ...geometry(c), depthwise));
+      }
+      return b.out(c.inShape, dx);
+    },
+  };
+}
+
+function backpropFilter(name: string, depthwise: boolean): tf.KernelConfig {
+  const fallback = cpuKernel(name);
+  return {
+    kernelName: name,
+    backendName: 'native',
+    kernelFunc: (args) => {
+      const b = nativeOf(args.backend);
+      const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+      const a = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+      const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], a.filterShape, a.strides, a.dilations ?? 1,
+        a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+      if (c.dataFormat !== 'channelsLast' || !isF32(x, dy)) return fallback(args);
+      const dw = new Float32Array(tf.util.sizeFromShape(a.filterShape));
+      if (tf.util.sizeFromShape(x!.shape) > 0 && tf.util.sizeFromShape(dy!.shape) > 0 && dw.length > 0) {
+        call(name, () => b.addon.conv2dBackpropFilter(b.f32(x!), x!.shape, b.f32(dy!), dy!.shape, dw, a.filterShape, ...geometry(c), depthwise));
+      }
+      return b.out(a.filterShape, dw);
+    },
+  };
+}
+
+/** The convolution kernels the addon runs. */
+export const CONV_KERNELS: tf.KernelConfig[] = [
+  forward(tf.Conv2D, false, false),
+  forward(tf.FusedConv2D, false, true),
+  forward(tf.DepthwiseConv2dNative, true, false),
+  forward(tf.FusedDepthwiseConv2D, true, true),
+  backpropInput(tf.Conv2DBackpropInput, false),
+  backpropInput(tf.DepthwiseConv2dNativeBackpropInput, true),
+  backpropFilter(tf.Conv2DBackpropFilter, false),
+  backpropFilter(tf.DepthwiseConv2dNativeBackpropFilter, true),
+];
+
+export type { NativeBackend };

@@ -1,0 +1,111 @@
+/**
+ * Element-wise kernels on the addon: binary operations with broadcasting (float32; other dtypes go to
+ * tfjs-backend-cpu), unary functions through oneDNN's eltwise primitive, Softmax over the last axis, Transpose.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { cpuKernel, nativeOf } from '../backend.js';
+import { call } from '../errors.js';
+
+/** Binary op codes of the addon (`BinaryOp` in src/addon/eltwise.cc). */
+const BINARY: [string, number][] = [
+  [tf.Add, 0], [tf.Sub, 1], [tf.Multiply, 2], [tf.RealDiv, 3], [tf.Maximum, 4], [tf.Minimum, 5], [tf.SquaredDifference, 6], [tf.Pow, 7],
+];
+
+function binary(name: string, op: number): tf.KernelConfig {
+  const fallback = cpuKernel(name);
+  return {
+    kernelName: name,
+    backendName: 'native',
+    kernelFunc: (args) => {
+      const b = nativeOf(args.backend);
+      const { a, b: bt } = args.inputs as Record<string, tf.TensorInfo>;
+      if (a!.dtype !== 'float32' || bt!.dtype !== 'float32') return fallback(args);
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, bt!.shape);
+      const rank = Math.max(outShape.length, 1);
+      const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
+      const y = new Float32Array(tf.util.sizeFromShape(outShape));
+      if (y.length > 0) call(name, () => b.addon.binary(op, b.f32(a!), pad(a!.shape), b.f32(bt!), pad(bt!.shape), y, pad(outShape)));
+      return b.out(outShape, y);
+    },
+  };
+}
+
+/** The addon's unary codes (`UNARY_ALGS` in src/addon/eltwise.cc, oneDNN eltwise algorithms); -1 is erf. */
+const ALG = { relu: 0, tanh: 1, elu: 2, square: 3, abs: 4, sqrt: 5, linear: 6, softRelu: 7, logistic: 8, exp: 9, log: 10, clip: 11, pow: 12, erf: -1 } as const;
+
+/** tfjs kernel → oneDNN algorithm, alpha, beta (from the attributes where the kernel has some). */
+const UNARY: [string, number, (attrs: Record<string, unknown>) => [number, number]][] = [
+  [tf.Relu, ALG.relu, () => [0, 0]],
+  [tf.LeakyRelu, ALG.relu, (a) => [Number(a['alpha'] ?? 0.2), 0]],
+  [tf.Relu6, ALG.clip, () => [0, 6]],
+  [tf.Elu, ALG.elu, () => [1, 0]],
+  [tf.Tanh, ALG.tanh, () => [0, 0]],
+  [tf.Sigmoid, ALG.logistic, () => [0, 0]],
+  [tf.Exp, ALG.exp, () => [0, 0]],
+  [tf.Log, ALG.log, () => [0, 0]],
+  [tf.Sqrt, ALG.sqrt, () => [0, 0]],
+  [tf.Rsqrt, ALG.pow, () => [1, -0.5]],
+  [tf.Reciprocal, ALG.pow, () => [1, -1]],
+  [tf.Square, ALG.square, () => [0, 0]],
+  [tf.Abs, ALG.abs, () => [0, 0]],
+  [tf.Neg, ALG.linear, () => [-1, 0]],
+  [tf.Softplus, ALG.softRelu, () => [0, 0]],
+  [tf.ClipByValue, ALG.clip, (a) => [Number(a['clipValueMin']), Number(a['clipValueMax'])]],
+  [tf.Erf, ALG.erf, () => [0, 0]],
+];
+
+function unary(name: string, alg: number, params: (attrs: Record<string, unknown>) => [number, number]): tf.KernelConfig {
+  const fallback = cpuKernel(name);
+  return {
+    kernelName: name,
+    backendName: 'native',
+    kernelFunc: (args) => {
+      const b = nativeOf(args.backend);
+      const x = args.inputs['x']!;
+      if (x.dtype !== 'float32') return fallback(args);
+      const [alpha, beta] = params(args.attrs as Record<string, unknown>);
+      const y = new Float32Array(tf.util.sizeFromShape(x.shape));
+      if (y.length > 0) call(name, () => b.addon.unary(alg, alpha, beta, b.f32(x), y));
+      return b.out(x.shape, y);
+    },
+  };
+}
+
+const softmax: tf.KernelConfig = {
+  kernelName: tf.Softmax,
+  backendName: 'native',
+  kernelFunc: (args) => {
+    const b = nativeOf(args.backend);
+    const logits = args.inputs['logits']!;
+    const dim = Number((args.attrs as Record<string, unknown>)['dim'] ?? -1);
+    const r = logits.shape.length;
+    if (logits.dtype !== 'float32' || r === 0 || (dim !== -1 && dim !== r - 1)) return cpuKernel(tf.Softmax)(args);
+    const cols = logits.shape[r - 1]!, y = new Float32Array(tf.util.sizeFromShape(logits.shape));
+    if (y.length > 0) call(tf.Softmax, () => b.addon.softmax(b.f32(logits), y.length / cols, cols, y));
+    return b.out(logits.shape, y);
+  },
+};
+
+const transpose: tf.KernelConfig = {
+  kernelName: tf.Transpose,
+  backendName: 'native',
+  kernelFunc: (args) => {
+    const b = nativeOf(args.backend);
+    const x = args.inputs['x']!;
+    const perm = (args.attrs as Record<string, unknown>)['perm'] as number[];
+    if (x.dtype !== 'float32' || x.shape.length === 0) return cpuKernel(tf.Transpose)(args);
+    const outShape = perm.map((p) => x.shape[p]!);
+    const y = new Float32Array(tf.util.sizeFromShape(x.shape));
+    if (y.length > 0) call(tf.Transpose, () => b.addon.transpose(b.f32(x), x.shape, perm, y));
+    return b.out(outShape, y);
+  },
+};
+
+/** The element-wise kernels the addon runs. */
+export const ELEMENTWISE_KERNELS: tf.KernelConfig[] = [
+  ...BINARY.map(([n, op]) => binary(n, op)),
+  ...UNARY.map(([n, alg, p]) => unary(n, alg, p)),
+  softmax,
+  transpose,
+];
