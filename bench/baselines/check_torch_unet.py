@@ -10,37 +10,19 @@ Fixtures folder: $SEMEDIT_FIXTURES, else ../shared/fixtures from the repository 
 """
 import json
 import os
-import struct
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors  # noqa: E402
 from torch_unet import UNet2DConditionModel  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
-          "I64": torch.int64, "I32": torch.int32}
 
 
 def fixtures_dir():
     return os.environ.get("SEMEDIT_FIXTURES") or os.path.join(REPO, "..", "shared", "fixtures")
-
-
-def read_safetensors(path):
-    """name -> tensor (a copy), from the safetensors layout: u64 header length, JSON header, raw little-endian data."""
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[a:b]), dtype=DTYPES[info["dtype"]]) if b > a else torch.zeros(0)
-        out[name] = t.reshape(info["shape"])
-    return out
 
 
 def timestep_arg(io, name):

@@ -120,8 +120,11 @@ class Attention(nn.Module):
     def forward(self, x, context=None):
         ctx = x if context is None else context
         q, k, v = self.split(self.to_q(x)), self.split(self.to_k(ctx)), self.split(self.to_v(ctx))
-        scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype, device=q.device),
-                               q, k.transpose(-1, -2), beta=0, alpha=self.scale)
+        if torch.jit.is_tracing():  # ONNX export: `empty` would be exported as a constant zeros tensor
+            scores = torch.bmm(q, k.transpose(-1, -2)) * self.scale
+        else:
+            scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype, device=q.device),
+                                   q, k.transpose(-1, -2), beta=0, alpha=self.scale)
         p = scores.softmax(dim=-1)
         if self.probs is not None:
             self.probs.append(p.detach())
@@ -333,7 +336,9 @@ class UNet2DConditionModel(nn.Module):
         for i, block in enumerate(self.up_blocks):
             mine = skips[len(skips) - len(block.resnets):]
             del skips[len(skips) - len(block.resnets):]
+            # diffusers' forward_upsample_size: an explicit size only when 2x does not give the skip's size
             size = tuple(skips[-1].shape[-2:]) if skips else None
+            size = None if size == (2 * x.shape[-2], 2 * x.shape[-1]) else size
             x = block(x, mine, temb, encoder_hidden_states, size)
             tap(f"up_blocks.{i}", x)
         return self.conv_out(F.silu(self.conv_norm_out(x)))
