@@ -1,14 +1,16 @@
 /**
- * The SD 1.5 UNet step baselines the TypeScript bench compares our tfjs backends against: PyTorch (Debian's
- * python3-torch, `bench/baselines/torch_unet.py`) and onnxruntime-node (the same model exported to ONNX), on the
- * same random weights and inputs, each timed in its own child process.
+ * The SD 1.5 baselines the TypeScript bench compares our tfjs backends against, for the UNet step (`unet`) and the
+ * VAE decode (`vae`): PyTorch (Debian's python3-torch, `bench/baselines/torch_unet.py` / `torch_vae.py`) and
+ * onnxruntime-node (the same model exported to ONNX), on the same random weights and inputs, each timed in its own
+ * child process.
  *
  * The weights and inputs live in a cache folder made once by `bench/baselines/sd15.py setup` (default
  * `bench/.cache/sd15`, or `$SEMEDIT_SD15_CACHE`); {@link sd15CachePaths} names its files so the bench can load the
- * same weights with `loadUNet(paths.unetDir)` and compare its output with {@link readSd15Io}'s `noisePred`.
+ * same weights with `loadUNet(paths.modelDir)` / `loadVae(paths.modelDir)` and compare its output with
+ * {@link readSd15Io}'s `noisePred` / {@link readSd15VaeIo}'s `image`.
  *
  * ```ts
- * const b = await sd15Baselines({ reps: 2, warmup: 1 });
+ * const b = await sd15Baselines({ model: 'unet', reps: 2, warmup: 1 });
  * console.log(b.torch?.ms, b.onnxruntime?.ms, b.onnxruntime?.maxAbsDiff, b.reasons);
  * ```
  * @module
@@ -31,34 +33,42 @@ const ORT_TS = join(BENCH, 'lib', 'ort.ts');
 /** The default cache folder: `$SEMEDIT_SD15_CACHE`, else `bench/.cache/sd15` (gitignored). */
 export const SD15_CACHE: string = process.env['SEMEDIT_SD15_CACHE'] ? resolve(process.env['SEMEDIT_SD15_CACHE']) : join(BENCH, '.cache', 'sd15');
 
-/** The files of an SD 1.5 baseline cache (see `bench/baselines/sd15.py`). */
+/** The models of the cache: the UNet step and the VAE decode. */
+export type Sd15Model = 'unet' | 'vae';
+
+/** The files of one model in an SD 1.5 baseline cache (see `bench/baselines/sd15.py`). */
 export interface Sd15CachePaths {
   dir: string;
-  /** diffusers `unet/` folder: `config.json` + `diffusion_pytorch_model.bin` (torch.save zip): `loadUNet(unetDir)`. */
-  unetDir: string;
+  model: Sd15Model;
+  /** diffusers folder (`unet/`, `vae/`): `config.json` + `diffusion_pytorch_model.bin` (torch.save zip). */
+  modelDir: string;
   config: string;
   weights: string;
-  /** safetensors: `sample` [2,4,64,64] NCHW, `timestep` [2], `encoder_hidden_states` [2,77,768], `noise_pred` NCHW. */
+  /**
+   * safetensors, NCHW. unet: `sample` [2,4,64,64], `timestep` [2], `encoder_hidden_states` [2,77,768], `noise_pred`;
+   * vae: `latents` [1,4,64,64], `image` [1,3,512,512] (decode, not clamped).
+   */
   io: string;
-  /** ONNX export, fixed shapes, weights as external data beside it. */
+  /** ONNX export, fixed shapes (the UNet's weights as external data beside it). */
   onnx: string;
-  /** Written last by setup: seed, torch version, parameter count, export status. */
+  /** Written last by setup: seed, config, torch version, parameter count, export status. */
   manifest: string;
 }
 
 /**
- * The paths of a cache folder (nothing is created).
+ * The paths of one model in a cache folder (nothing is created).
  *
  * @example
  * ```ts
- * const unet = await loadUNet(sd15CachePaths().unetDir);
+ * const unet = await loadUNet(sd15CachePaths().modelDir);
+ * const vae = await loadVae(sd15CachePaths(SD15_CACHE, 'vae').modelDir);
  * ```
  */
-export function sd15CachePaths(dir: string = SD15_CACHE): Sd15CachePaths {
-  const unetDir = join(dir, 'unet');
+export function sd15CachePaths(dir: string = SD15_CACHE, model: Sd15Model = 'unet'): Sd15CachePaths {
+  const modelDir = join(dir, model);
   return {
-    dir, unetDir, config: join(unetDir, 'config.json'), weights: join(unetDir, 'diffusion_pytorch_model.bin'),
-    io: join(dir, 'io.safetensors'), onnx: join(dir, 'onnx', 'unet.onnx'), manifest: join(dir, 'manifest.json'),
+    dir, model, modelDir, config: join(modelDir, 'config.json'), weights: join(modelDir, 'diffusion_pytorch_model.bin'),
+    io: join(dir, `${model}-io.safetensors`), onnx: join(dir, 'onnx', `${model}.onnx`), manifest: join(dir, `${model}-manifest.json`),
   };
 }
 
@@ -85,20 +95,46 @@ export interface Sd15Io {
  * ```
  */
 export async function readSd15Io(dir: string = SD15_CACHE): Promise<Sd15Io> {
-  const t = await readSafetensors(sd15CachePaths(dir).io);
-  const get = (name: string): RawTensor => {
-    const x = t.get(name);
-    if (!x) throw new Error(`sd15: ${sd15CachePaths(dir).io} has no ${name}`);
-    return x;
-  };
-  const nhwc = (x: RawTensor): RawTensor => {
-    const [n, c, h, w] = x.shape as [number, number, number, number];
-    return { dtype: x.dtype, shape: [n, h, w, c], data: nchwToNhwc(x.data as Float32Array, x.shape) };
-  };
+  const get = await ioReader(sd15CachePaths(dir, 'unet').io);
   return {
     sample: nhwc(get('sample')), timestep: Array.from(get('timestep').data as Float32Array),
     encoderHiddenStates: get('encoder_hidden_states'), noisePred: nhwc(get('noise_pred')),
   };
+}
+
+/** Inputs and PyTorch output of the cached VAE decode, in our layout (NHWC). */
+export interface Sd15VaeIo {
+  /** Latents `[1, 64, 64, 4]` (decoded as they are: no 1/scaling_factor). */
+  latents: RawTensor;
+  /** PyTorch's decoded image `[1, 512, 512, 3]`, not clamped. */
+  image: RawTensor;
+}
+
+/**
+ * Reads the cached VAE latents and PyTorch image, re-laid out from NCHW to NHWC.
+ *
+ * @example
+ * ```ts
+ * const { latents, image } = await readSd15VaeIo();
+ * ```
+ */
+export async function readSd15VaeIo(dir: string = SD15_CACHE): Promise<Sd15VaeIo> {
+  const get = await ioReader(sd15CachePaths(dir, 'vae').io);
+  return { latents: nhwc(get('latents')), image: nhwc(get('image')) };
+}
+
+async function ioReader(file: string): Promise<(name: string) => RawTensor> {
+  const t = await readSafetensors(file);
+  return (name) => {
+    const x = t.get(name);
+    if (!x) throw new Error(`sd15: ${file} has no ${name}`);
+    return x;
+  };
+}
+
+function nhwc(x: RawTensor): RawTensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  return { dtype: x.dtype, shape: [n, h, w, c], data: nchwToNhwc(x.data as Float32Array, x.shape) };
 }
 
 /** One baseline's timing of the step. */
@@ -128,6 +164,8 @@ export interface Sd15Baselines {
 
 /** Options of {@link sd15Baselines}. */
 export interface Sd15BaselineOptions {
+  /** Which model to time (default `unet`). */
+  model?: Sd15Model;
   reps: number;
   warmup: number;
   /** Cache folder (default {@link SD15_CACHE}). */
@@ -135,7 +173,7 @@ export interface Sd15BaselineOptions {
   /** Set false to leave a baseline out. */
   torch?: boolean;
   onnxruntime?: boolean;
-  /** A diffusers `unet/config.json` to use instead of SD 1.5's (tests use a tiny one). */
+  /** A diffusers `config.json` to use instead of SD 1.5's (tests use a tiny one). */
   config?: string;
   /** Per child process, ms (default 30 min: the first setup writes 3.4 GB twice and exports the graph). */
   timeoutMs?: number;
@@ -158,7 +196,7 @@ function readManifest(p: Sd15CachePaths): Record<string, unknown> | null {
 }
 
 /**
- * Makes (or reuses) the cache, then times the step with PyTorch and with onnxruntime-node, each in a child process
+ * Makes (or reuses) the model's cache, then times it with PyTorch and with onnxruntime-node, each in a child process
  * using every core (`OMP_NUM_THREADS`, `intraOpNumThreads`). Never throws for a missing runtime or a failed child:
  * that baseline is null and `reasons` says why.
  *
@@ -168,7 +206,8 @@ function readManifest(p: Sd15CachePaths): Record<string, unknown> | null {
  * ```
  */
 export async function sd15Baselines(opts: Sd15BaselineOptions): Promise<Sd15Baselines> {
-  const cache = sd15CachePaths(opts.cache ?? SD15_CACHE);
+  const model = opts.model ?? 'unet';
+  const cache = sd15CachePaths(opts.cache ?? SD15_CACHE, model);
   const timeout = opts.timeoutMs ?? 30 * 60_000;
   const cores = availableParallelism();
   const reasons: string[] = [];
@@ -177,7 +216,7 @@ export async function sd15Baselines(opts: Sd15BaselineOptions): Promise<Sd15Base
   if ('reason' in py) {
     reasons.push(`PyTorch: ${py.reason}`);
   } else {
-    const args = [SD15_PY, 'setup', '--cache', cache.dir, ...(withOrt ? [] : ['--no-onnx']), ...(opts.config ? ['--config', opts.config] : [])];
+    const args = [SD15_PY, 'setup', '--model', model, '--cache', cache.dir, ...(withOrt ? [] : ['--no-onnx']), ...(opts.config ? ['--config', opts.config] : [])];
     const r = run(py.python, args, {}, timeout);
     if ('error' in r) reasons.push(`setup: ${r.error}`);
   }
@@ -185,7 +224,7 @@ export async function sd15Baselines(opts: Sd15BaselineOptions): Promise<Sd15Base
   let torch: BaselineTiming | null = null;
   if (opts.torch === false) reasons.push('PyTorch: disabled');
   else if ('python' in py && manifest) {
-    const r = run(py.python, [SD15_PY, 'time', '--cache', cache.dir, '--reps', String(opts.reps), '--warmup', String(opts.warmup)],
+    const r = run(py.python, [SD15_PY, 'time', '--model', model, '--cache', cache.dir, '--reps', String(opts.reps), '--warmup', String(opts.warmup)],
       { OMP_NUM_THREADS: String(cores) }, timeout);
     if ('error' in r) reasons.push(`PyTorch: ${r.error}`);
     else {
