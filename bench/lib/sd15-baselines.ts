@@ -13,6 +13,9 @@
  * const b = await sd15Baselines({ model: 'unet', reps: 2, warmup: 1 });
  * console.log(b.torch?.ms, b.onnxruntime?.ms, b.onnxruntime?.maxAbsDiff, b.reasons);
  * ```
+ *
+ * Run alone it prints that result as JSON:
+ * `pnpm exec tsx --conditions=@repo/source bench/lib/sd15-baselines.ts --model=vae --reps=2 --warmup=1`.
  * @module
  */
 import { spawnSync } from 'node:child_process';
@@ -259,4 +262,11 @@ export async function sd15Baselines(opts: Sd15BaselineOptions): Promise<Sd15Base
     }
   }
   return { torch, onnxruntime, reasons, cache, manifest };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const model = (arg('model') ?? 'unet') as Sd15Model;
+  const r = await sd15Baselines({ model, reps: Number(arg('reps') ?? 2), warmup: Number(arg('warmup') ?? 1), torch: arg('torch') !== '0', onnxruntime: arg('ort') !== '0' });
+  console.log(JSON.stringify({ ...r, manifest: r.manifest ? { ...r.manifest, config: undefined } : null }, null, 2));
 }
