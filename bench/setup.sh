@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the PyTorch baseline of bench/sd-kernels.ts needs: Debian's python3-torch (CPU build).
+# Installs what the PyTorch baselines need (bench/sd-kernels.ts, bench/baselines/*.py): Debian's python3-torch
+# (CPU build). The ONNX export of bench/baselines/sd15.py needs nothing more: torch 1.13's exporter writes the
+# protobuf itself (opset 17, weights over 2 GB as external data), so python3-onnx is not installed; onnxruntime-node
+# is an npm devDependency of bench/ whose CPU binaries ship in the package.
 # Idempotent: does nothing when some Python already imports torch. Needs root (developers and CI run as root).
 # Debian's package installs into /usr/bin/python3's dist-packages; a pyenv or other `python3` earlier on PATH
 # does not see it, so the bench tries $SEMEDIT_PYTHON, `python3`, then /usr/bin/python3 (this script too).
