@@ -30,7 +30,9 @@ export class NativeBackend extends MathBackendCPU {
 
   /** Float32 data of a tensor held here, without a copy. */
   f32(t: tf.TensorInfo): Float32Array {
-    return this.data.get(t.dataId).values as Float32Array;
+    const v = this.data.get(t.dataId).values;
+    // tfjs-backend-cpu's Cast from int32 shares the int32 data; such a tensor is read through a float32 copy.
+    return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
   }
 
   /** A new float32 output tensor over `values`. */

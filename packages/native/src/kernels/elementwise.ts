@@ -102,10 +102,24 @@ const transpose: tf.KernelConfig = {
   },
 };
 
+/** Cast with float32 results always held as Float32Array (tfjs-backend-cpu's shares an int32 tensor's data). */
+const cast: tf.KernelConfig = {
+  kernelName: tf.Cast,
+  backendName: 'native',
+  kernelFunc: (args) => {
+    const b = nativeOf(args.backend);
+    const x = args.inputs['x']!;
+    const dtype = (args.attrs as Record<string, unknown>)['dtype'];
+    if (dtype !== 'float32' || x.dtype === 'float32' || x.dtype === 'complex64' || x.dtype === 'string') return cpuKernel(tf.Cast)(args);
+    return b.out(x.shape, b.f32(x).slice());
+  },
+};
+
 /** The element-wise kernels the addon runs. */
 export const ELEMENTWISE_KERNELS: tf.KernelConfig[] = [
   ...BINARY.map(([n, op]) => binary(n, op)),
   ...UNARY.map(([n, alg, p]) => unary(n, alg, p)),
   softmax,
   transpose,
+  cast,
 ];
