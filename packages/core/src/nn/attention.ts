@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '../errors.js';
+import { fusedAttention, hasFusedAttention } from './fused-attention.js';
 
 /**
  * Default bound on the scores one chunk materializes: 2^24 float32 values (64 MiB).
@@ -149,7 +150,8 @@ function biasRows(bias: tf.Tensor4D, r: number, q0: number, q1: number): tf.Tens
 
 /**
  * Multi-head attention `softmax(q kᵀ · scale) v` per head, chunked (see {@link planAttentionChunks}) with an
- * optional hook on each chunk's probabilities. Symbols: B batch, Nq queries, Nk keys, h heads, d = C/h.
+ * optional hook on each chunk's probabilities. Without a hook, a backend's fused kernel runs instead when it has one
+ * (see {@link fusedAttention}). Symbols: B batch, Nq queries, Nk keys, h heads, d = C/h.
  *
  * @param q    `[B, Nq, C]` queries (heads interleaved as `[h, d]` in the channel axis, as diffusers' `to_q`)
  * @param k    `[B, Nk, C]` keys
@@ -167,6 +169,8 @@ export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.
   const h = opts.heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const bias = checkBias(opts.bias, b, n, m);
+  // A backend's fused kernel (native's blocked attention), unless a hook needs to see the probabilities.
+  if (!opts.onProbs && q.dtype === 'float32' && hasFusedAttention()) return fusedAttention(q, k, v, { heads: h, scale, ...(bias ? { bias } : {}) });
   const chunks = planAttentionChunks({ batch: b, heads: h, queries: n, keys: m }, opts.maxScoreElements);
   // Per (row, head) operands, index i = row * h + head: q_i [Nq, d] (scale folded in), kT_i [d, Nk], v_i [Nk, d].
   const qs = splitAxis0(tf.reshape(tf.transpose(tf.reshape(tf.mul(q, scale), [b, n, h, d]), [0, 2, 1, 3]), [b * h, n, d]), b * h);

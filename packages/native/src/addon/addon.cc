@@ -158,6 +158,7 @@ Napi::Object InitImpl(Napi::Env env, Napi::Object exports) {
   registerMatmul(env, exports);
   registerEltwise(env, exports);
   registerReduce(env, exports);
+  registerAttention(env, exports);
   return exports;
 }
 

@@ -78,5 +78,6 @@ void registerConv(Napi::Env env, Napi::Object exports);
 void registerMatmul(Napi::Env env, Napi::Object exports);
 void registerEltwise(Napi::Env env, Napi::Object exports);
 void registerReduce(Napi::Env env, Napi::Object exports);
+void registerAttention(Napi::Env env, Napi::Object exports);
 
 }  // namespace semedit
