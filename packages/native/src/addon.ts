@@ -42,6 +42,8 @@ export interface Addon {
   reduce(op: number, x: Float32Array, outer: number, size: number, inner: number, y: Float32Array): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | null, biasRows: number, batch: number, queries: number,
     keys: number, channels: number, heads: number, scale: number, y: Float32Array): void;
+  groupNorm(x: Float32Array, batch: number, positions: number, channels: number, groups: number, gamma: Float32Array, beta: Float32Array,
+    eps: number, silu: boolean, y: Float32Array): void;
 }
 
 /**

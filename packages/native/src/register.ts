@@ -13,6 +13,7 @@ import { ATTENTION_KERNELS } from './kernels/attention.js';
 import { CONV_KERNELS } from './kernels/conv.js';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
+import { NORM_KERNELS } from './kernels/norm.js';
 import { REDUCE_KERNELS } from './kernels/reduce.js';
 
 /**
@@ -59,7 +60,7 @@ export function registerNativeBackend(opts: { threads?: number } = {}): NativeIn
   const { addon } = load;
   addon.setThreads(opts.threads ?? defaultThreads());
   if (!registered) {
-    const kernels = [...CONV_KERNELS, ...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...ATTENTION_KERNELS];
+    const kernels = [...CONV_KERNELS, ...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...ATTENTION_KERNELS, ...NORM_KERNELS];
     const own = new Set(kernels.map((k) => k.kernelName));
     const js: string[] = [];
     for (const k of kernels) tf.registerKernel(k);

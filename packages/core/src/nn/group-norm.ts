@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '../errors.js';
+import { silu as siluOf } from './activations.js';
+import { fusedNorm, hasFusedNorm } from './fused-norm.js';
 
 /**
  * Affine parameters of a norm layer (`weight` = γ, `bias` = β), each `[C]`.
@@ -32,6 +34,8 @@ export interface GroupNormOptions {
   groups: number;
   /** Added to the variance (1e-5 in UNet resnets, 1e-6 in the VAE and before a transformer's `proj_in`). */
   eps: number;
+  /** Apply SiLU after the affine transform (fused into one pass where the backend has the fused kernel). */
+  silu?: boolean;
 }
 
 /**
@@ -54,10 +58,12 @@ export function groupNorm(p: NormParams, x: tf.Tensor4D, opts: GroupNormOptions)
   const g = opts.groups;
   if (!Number.isInteger(g) || g < 1 || c % g !== 0) throw new OptionError('groups', `${g} does not divide the ${c} channels`);
   if (p.weight.shape[0] !== c) throw new ShapeMismatchError('groupNorm weight', [c], p.weight.shape);
+  if (x.dtype === 'float32' && hasFusedNorm()) return fusedNorm(x, p.weight, p.bias, { groups: g, eps: opts.eps, silu: opts.silu ?? false, rows: false });
   const grouped = tf.reshape(x, [b, h * w, g, c / g]); // [B, HW, G, C/G]
   const { mean, variance } = tf.moments(grouped, [1, 3], true); // [B, 1, G, 1]
   const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, opts.eps)));
-  return tf.add(tf.mul(tf.reshape(normed, [b, h, w, c]), p.weight), p.bias);
+  const y = tf.add(tf.mul(tf.reshape(normed, [b, h, w, c]), p.weight), p.bias) as tf.Tensor4D;
+  return opts.silu ? siluOf(y) : y;
 }
 
 /**
@@ -74,6 +80,7 @@ export function groupNorm(p: NormParams, x: tf.Tensor4D, opts: GroupNormOptions)
 export function layerNorm<T extends tf.Tensor>(p: NormParams, x: T, eps: number): T {
   const c = x.shape[x.rank - 1];
   if (p.weight.shape[0] !== c) throw new ShapeMismatchError('layerNorm weight', [c ?? null], p.weight.shape);
+  if (x.dtype === 'float32' && x.rank >= 2 && hasFusedNorm()) return fusedNorm(x, p.weight, p.bias, { groups: 1, eps, silu: false, rows: true });
   const { mean, variance } = tf.moments(x, -1, true);
   const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(normed, p.weight), p.bias) as T;

@@ -69,13 +69,13 @@ export function resnetBlock2d(
   opts: ResnetOptions,
 ): tf.Tensor4D {
   const norm = { groups: opts.groups, eps: opts.eps };
-  let h = conv2d(p.conv1, silu(groupNorm(p.norm1, x, norm)));
+  let h = conv2d(p.conv1, groupNorm(p.norm1, x, { ...norm, silu: true }));
   if (temb && p.time_emb_proj) {
     const t = linear(p.time_emb_proj, silu(temb)); // [B, Cout]
     if (t.shape[0] !== x.shape[0]) throw new ShapeMismatchError('time embedding', [x.shape[0], null], temb.shape);
     h = tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, t.shape[1]])) as tf.Tensor4D;
   }
-  h = conv2d(p.conv2, silu(groupNorm(p.norm2, h, norm)));
+  h = conv2d(p.conv2, groupNorm(p.norm2, h, { ...norm, silu: true }));
   const shortcut = p.conv_shortcut ? conv2d(p.conv_shortcut, x) : x;
   const out: tf.Tensor4D = tf.add(shortcut, h);
   const scale = opts.outputScaleFactor ?? 1;

@@ -7,7 +7,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DisposedError, OptionError, ShapeMismatchError } from '../errors.js';
 import type { RawTensor } from '../io/types.js';
-import { silu } from '../nn/activations.js';
 import { conv2d } from '../nn/conv.js';
 import { groupNorm } from '../nn/group-norm.js';
 import { paramTensors } from '../nn/weights.js';
@@ -148,7 +147,7 @@ export class UNet2DConditionModel {
         h = upBlock(p.up_blocks[i]!, h, mine, block, i, run, size);
         observe(`up_blocks.${i}`, h);
       });
-      const out = conv2d(p.conv_out, silu(groupNorm(p.conv_norm_out, h, { groups: cfg.normNumGroups, eps: cfg.normEps })));
+      const out = conv2d(p.conv_out, groupNorm(p.conv_norm_out, h, { groups: cfg.normNumGroups, eps: cfg.normEps, silu: true }));
       observe('conv_out', out);
       return out;
     });

@@ -4,7 +4,6 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { silu } from '../nn/activations.js';
 import { conv2d, type Conv2dParams } from '../nn/conv.js';
 import { groupNorm, type NormParams } from '../nn/group-norm.js';
 import { resnetBlock2d, type ResnetBlock2DParams } from '../nn/resnet.js';
@@ -53,5 +52,5 @@ export function vaeDecoder(p: VaeDecoderParams, z: tf.Tensor4D, opts: VaeBlockOp
       h = tf.tidy(() => upsample2d(block.upsamplers![0], prev));
     }
   }
-  return conv2d(p.conv_out, silu(groupNorm(p.conv_norm_out, h, norm)));
+  return conv2d(p.conv_out, groupNorm(p.conv_norm_out, h, { ...norm, silu: true }));
 }

@@ -5,7 +5,6 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { silu } from '../nn/activations.js';
 import { conv2d, type Conv2dParams } from '../nn/conv.js';
 import { groupNorm, type NormParams } from '../nn/group-norm.js';
 import { resnetBlock2d, type ResnetBlock2DParams } from '../nn/resnet.js';
@@ -54,5 +53,5 @@ export function vaeEncoder(p: VaeEncoderParams, x: tf.Tensor4D, opts: VaeBlockOp
     }
   }
   h = vaeMidBlock(p.mid_block, h, opts);
-  return conv2d(p.conv_out, silu(groupNorm(p.conv_norm_out, h, norm)));
+  return conv2d(p.conv_out, groupNorm(p.conv_norm_out, h, { ...norm, silu: true }));
 }

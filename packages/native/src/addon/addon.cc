@@ -159,6 +159,7 @@ Napi::Object InitImpl(Napi::Env env, Napi::Object exports) {
   registerEltwise(env, exports);
   registerReduce(env, exports);
   registerAttention(env, exports);
+  registerNorm(env, exports);
   return exports;
 }
 
