@@ -130,8 +130,15 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   if (alg < -1 || alg >= int64_t(sizeof(UNARY_ALGS) / sizeof(UNARY_ALGS[0]))) fail(info.Env(), k, "unknown unary code " + std::to_string(alg));
   if (n == 0) return info.Env().Undefined();
   if (alg == -1) {
-#pragma omp parallel for schedule(static) if (n > (1 << 15))
-    for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]);
+    // erf(x) = sign(x) (1 - t p(t) exp(-x²)), t = 1 / (1 + 0.3275911 |x|) (Abramowitz & Stegun 7.1.26, absolute
+    // error below 1.5e-7), vectorizable unlike std::erf.
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = std::fabs(x[i]), t = 1.f / (1.f + 0.3275911f * a);
+      const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+      const float e = 1.f - p * expNonPositive(-a * a);
+      y[i] = std::isnan(x[i]) ? x[i] : std::copysign(e, x[i]);
+    }
     return info.Env().Undefined();
   }
   guarded(info.Env(), k, [&] {
