@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendInfo } from '@semedit/core/backend';
 import { writeDashboard } from './dashboard.js';
 import {
-  BenchArgError, benchJson, benchMachine, caseResult, parseBenchArgs, writeBenchJson,
+  BenchArgError, CASE_NAMES, benchJson, benchMachine, caseResult, parseBenchArgs, writeBenchJson,
   type BaselineName, type BenchCaseResult, type CaseName, type Measurement,
 } from './lib/bench-json.js';
 import { NotRun, kernelSpecs, prepareCase, timeCase, type BenchConfig, type KernelSpec, type RepPolicy } from './lib/bench-cases.js';
@@ -65,13 +65,14 @@ interface ChildOut { info: BackendInfo; measurement: Measurement }
 
 /** The child side: one case on one configuration, printed as `@@RESULT {json}`. */
 async function child(argv: readonly string[]): Promise<void> {
-  const get = (k: string) => argv.find((a) => a.startsWith(`--child-${k}=`))?.slice(k.length + 8) ?? '';
+  const get = (k: string) => argv.find((a) => a.startsWith(`--child-${k}=`))?.slice(`--child-${k}=`.length) ?? '';
   const config = get('config') as BenchConfig;
   const info = await initBackend(CONFIG_OPTS[config]);
   let measurement: Measurement;
   if (get('case') === 'info') measurement = { ms: null };
   else {
     const name = get('case') as CaseName;
+    if (!CASE_NAMES.includes(name)) throw new Error(`child: unknown case ${name}`);
     const policy = { warmup: Number(get('warmup')), reps: Number(get('reps')) };
     try {
       measurement = await timeCase(await prepareCase(name, config, policy), policy, get('profile') === '1');

@@ -261,7 +261,7 @@ export async function timeCase(p: Prepared, policy: RepPolicy, profile: boolean)
       }
     }
     return {
-      ms: median(ms), minMs: Math.min(...ms), reps: ms.length, warmup: policy.warmup, loadAvg: +loadavg()[0]!.toFixed(2),
+      ms: median(ms), minMs: Math.round(Math.min(...ms) * 100) / 100, reps: ms.length, warmup: policy.warmup, loadAvg: +loadavg()[0]!.toFixed(2),
       gflop, ...(p.reference ? { maxAbsDiff: diff } : {}), ...(top ? { profile: top } : {}), ...(p.note ? { note: p.note } : {}),
     };
   } catch (e) {

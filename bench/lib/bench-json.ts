@@ -156,6 +156,8 @@ export interface BenchJson {
   results: BenchCaseResult[];
 }
 
+const round = (v: number | null): number | null => (v === null ? null : Math.round(v * 100) / 100);
+
 /**
  * Builds one case's result from our measurement and the baselines' (absent baselines become null with a note).
  *
@@ -168,21 +170,22 @@ export interface BenchJson {
  * ```
  */
 export function caseResult(name: CaseName, ours: Measurement, baselines: Partial<Record<BaselineName, Measurement>>): BenchCaseResult {
-  const { ms, note, ...extra } = ours;
+  const { ms: raw, note, ...extra } = ours;
+  const ms = round(raw);
   const b = {} as Record<BaselineName, number | null>;
   const baselineNotes: BenchCaseResult['baselineNotes'] = {};
   const speedups: BenchCaseResult['speedups'] = {};
   for (const k of BASELINE_NAMES) {
     const m = baselines[k];
-    b[k] = m?.ms ?? null;
+    b[k] = round(m?.ms ?? null);
     if (m?.note || b[k] === null) baselineNotes[k] = m?.note ?? 'no such baseline for this case';
-    if (b[k] !== null && ms !== null && ms > 0) speedups[k] = b[k]! / ms;
+    if (b[k] !== null && ms !== null && ms > 0) speedups[k] = +(b[k]! / ms).toPrecision(4);
   }
   const t = TARGETS[name];
   const ratio = t && ms !== null && b[t.baseline] !== null ? ms / b[t.baseline]! : null;
   return {
     name, ms, baselines: b, baselineNotes, speedups,
-    ...(t ? { target: { ...t, ratio, met: ratio === null ? null : ratio <= t.maxRatio } } : {}),
+    ...(t ? { target: { ...t, ratio: ratio === null ? null : +ratio.toPrecision(4), met: ratio === null ? null : ratio <= t.maxRatio } } : {}),
     ...(note ? { note } : {}), ...extra,
   };
 }
