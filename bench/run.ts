@@ -36,7 +36,7 @@ const KERNELS: readonly CaseName[] = ['conv3x3-sd', 'matmul-sd', 'attention-self
 const BIG: readonly CaseName[] = ['unet-step-sd15', 'vae-decode-512', 'stylegan2-1024', 'styleclip-step'];
 
 /**
- * Warm-up and timed runs of a case: `--quick` 1 + 1 for the big models, 1 + 2 for the small models and 1 + 3 for the
+ * Warm-up and timed runs of a case: `--quick` 1 + 1 for the models and 1 + 3 for the
  * kernels; else 1 + 2 (UNet, VAE), 1 + 3 (StyleGAN2, StyleCLIP, attention) and 1 + 5.
  *
  * @example
@@ -47,7 +47,7 @@ const BIG: readonly CaseName[] = ['unet-step-sd15', 'vae-decode-512', 'stylegan2
 export function repPolicy(name: CaseName, quick: boolean): RepPolicy {
   if (BIG.includes(name)) return { warmup: 1, reps: quick ? 1 : name.includes('sd15') || name.startsWith('vae') ? 2 : 3 };
   if (KERNELS.includes(name)) return { warmup: 1, reps: quick ? 3 : name.startsWith('attention') ? 3 : 5 };
-  return { warmup: 1, reps: quick ? 2 : 5 };
+  return { warmup: 1, reps: quick ? 1 : 5 };
 }
 
 /** Baselines `--quick` leaves out, and why. */
@@ -84,8 +84,8 @@ async function child(argv: readonly string[]): Promise<void> {
   process.stdout.write(`@@RESULT ${JSON.stringify({ info, measurement } satisfies ChildOut)}\n`);
 }
 
-function runChild(name: CaseName | 'info', config: BenchConfig, policy: RepPolicy): ChildOut | { error: string } {
-  const args = [`--child-case=${name}`, `--child-config=${config}`, `--child-warmup=${policy.warmup}`, `--child-reps=${policy.reps}`, `--child-profile=${config === 'main' ? 1 : 0}`];
+function runChild(name: CaseName | 'info', config: BenchConfig, policy: RepPolicy, quick = false): ChildOut | { error: string } {
+  const args = [`--child-case=${name}`, `--child-config=${config}`, `--child-warmup=${policy.warmup}`, `--child-reps=${policy.reps}`, `--child-profile=${config === 'main' && !(quick && BIG.includes(name as CaseName)) ? 1 : 0}`];
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000,
   });
@@ -140,7 +140,7 @@ async function measureCase(name: CaseName, quick: boolean, torchKernelTimes: Map
     baselines.torch = { ms: null, note: pt };
     baselines.onnxruntime = { ms: null, note: 'no ONNX export of this case' };
   }
-  const ours = runChild(name, 'main', policy);
+  const ours = runChild(name, 'main', policy, quick);
   if ('info' in ours) onInfo(ours.info);
   const wasmSkip = skips['tfjs-wasm-stock'];
   const wasm = wasmSkip ? { measurement: { ms: null, note: wasmSkip } } : runChild(name, 'tfjs-wasm-stock', policy);
