@@ -22,7 +22,8 @@ const warmup = intArg('warmup', 1);
 const withCpu = intArg('cpu', 1) > 0;
 
 // openai/clip-vit-large-patch14 text tower and openai/clip-vit-base-patch32 vision tower (transformers configs).
-const textCfg = resolveClipTextConfig({
+/** openai/clip-vit-large-patch14's text tower (SD 1.x's text encoder). */
+export const textCfg = resolveClipTextConfig({
   vocab_size: 49408, hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12,
   max_position_embeddings: 77, hidden_act: 'quick_gelu', projection_dim: 768,
 });
@@ -31,7 +32,8 @@ const visionCfg = resolveClipVisionConfig({
   patch_size: 32, hidden_act: 'quick_gelu', projection_dim: 512,
 });
 
-function randomWeights(shapes: Readonly<Record<string, readonly (number | null)[]>>, seed: number): Map<string, RawTensor> {
+/** Seeded random CLIP weights: LayerNorm weights 1, everything else N(0, 0.02²). */
+export function randomWeights(shapes: Readonly<Record<string, readonly (number | null)[]>>, seed: number): Map<string, RawTensor> {
   const gen = createGenerator(seed);
   const out = new Map<string, RawTensor>();
   for (const [k, s] of Object.entries(shapes)) {
@@ -42,6 +44,24 @@ function randomWeights(shapes: Readonly<Record<string, readonly (number | null)[
     out.set(k, { dtype: 'float32', shape: dims, data });
   }
   return out;
+}
+
+/** The 77 token ids every CLIP text timing encodes (bos, 75 word ids, eos). */
+export const CLIP_IDS: number[][] = [[49406, ...Array.from({ length: 75 }, (_, i) => 320 + i), 49407]];
+const ids = CLIP_IDS;
+
+/**
+ * The ViT-L/14 text encoder with projection on seeded random weights (seed 1), on the active backend.
+ *
+ * @example
+ * ```ts
+ * const text = clipTextL14();
+ * text.forward(CLIP_IDS).textEmbeds.shape; // [1, 768]
+ * ```
+ */
+export function clipTextL14(): ClipTextModelWithProjection {
+  const flat = randomWeights(clipTextExpectedShapes(textCfg, 768), 1);
+  return new ClipTextModelWithProjection(textCfg, buildClipTextParams(flat, textCfg, { projection: true }).params as never);
 }
 
 interface Row { case: string; backend: string; medianMs: number; minMs: number; reps: number }
@@ -58,7 +78,6 @@ async function child(index: number): Promise<void> {
   const info = await initBackend(c.opts);
   const textFlat = randomWeights(clipTextExpectedShapes(textCfg, 768), 1);
   const visionFlat = randomWeights(clipVisionExpectedShapes(visionCfg, 512), 2);
-  const ids = [[49406, ...Array.from({ length: 75 }, (_, i) => 320 + i), 49407]];
   const text = new ClipTextModelWithProjection(textCfg, buildClipTextParams(textFlat, textCfg, { projection: true }).params as never);
   const vision = new ClipVisionModelWithProjection(visionCfg, buildClipVisionParams(visionFlat, visionCfg, { projection: true }).params as never);
   const pixels = tf.randomNormal([1, 224, 224, 3]);
@@ -76,6 +95,8 @@ function main(): void {
   runBench<Row>({ name: 'clip', script: fileURLToPath(import.meta.url), labels: CONFIGS.map((c) => c.label) });
 }
 
-const childIndex = intArg('child', -1 >>> 0);
-if (childIndex !== -1 >>> 0) await child(childIndex);
-else main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const childIndex = intArg('child', -1 >>> 0);
+  if (childIndex !== -1 >>> 0) await child(childIndex);
+  else main();
+}

@@ -3,9 +3,11 @@
  * backend lines, a bar chart of its ratios (speed-ups against the baseline measured in the same run) drawn as
  * inline SVG, and the table of timings.
  *
- *   pnpm bench:dashboard   # writes bench/results/index.html
+ *   pnpm bench:dashboard [extra.json ...]   # writes bench/results/index.html
+ *
+ * It also reads the `pnpm bench` file (`{ machine, backend, results }`, see {@link toBenchResult}).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,14 +97,58 @@ export function normalizeRatio(r: Record<string, unknown>): BenchResult['ratios'
   return typeof v === 'number' ? { case: String(r['case']), speedup: v, baseline: typeof r['baseline'] === 'string' ? r['baseline'] : undefined } : undefined;
 }
 
-const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  const results = readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as BenchResult)
-    .filter((r) => Array.isArray(r.ratios) && Array.isArray(r.timings))
-    .map((r) => ({ ...r, ratios: r.ratios.map(normalizeRatio).filter((x): x is BenchResult['ratios'][number] => x !== undefined) }));
-  writeFileSync(join(dir, 'index.html'), renderDashboard(results));
-  console.log(`wrote ${join(dir, 'index.html')} (${results.length} benches)`);
+/**
+ * Turns a `pnpm bench` file (`{ machine, backend, results }`, see `lib/bench-json.ts`) into the dashboard's form:
+ * one timings row per case (ours and each baseline, ms) and one ratio per case and baseline that both ran
+ * (baseline ms / ours: above 1, we are faster). Any other bench file is returned as it is.
+ *
+ * @example
+ * ```ts
+ * toBenchResult({ bench: 'bench', date: 'd', machine: {}, backend: { name: 'native' }, results: [...] }).ratios[0];
+ * // { case: 'conv3x3-sd · vs torch', speedup: 0.8, baseline: 'torch' }
+ * ```
+ */
+export function toBenchResult(json: Record<string, unknown>): BenchResult {
+  if (!Array.isArray(json['results']) || !('backend' in json)) return json as unknown as BenchResult;
+  const results = json['results'] as { name: string; ms: number | null; baselines: Record<string, number | null>; note?: string; maxAbsDiff?: number | null; target?: { ratio: number | null; maxRatio: number; baseline: string; met: boolean | null } }[];
+  const backend = json['backend'] as { name: string; detail?: string } | null;
+  const timings = results.map((r) => ({
+    case: r.name, ms: r.ms, ...Object.fromEntries(Object.entries(r.baselines).map(([k, v]) => [`${k} ms`, v])),
+    target: r.target ? `<= ${r.target.maxRatio}x ${r.target.baseline}: ${r.target.met === null ? 'n/a' : r.target.met ? 'met' : 'not met'}` : '',
+    maxAbsDiff: r.maxAbsDiff ?? null, note: r.note ?? '',
+  }));
+  const ratios = results.flatMap((r) => Object.entries(r.baselines)
+    .filter(([, v]) => v !== null && r.ms !== null && r.ms > 0)
+    .map(([k, v]) => ({ case: `${r.name} · vs ${k}`, speedup: v! / r.ms!, baseline: k })));
+  return {
+    bench: `pnpm bench${json['quick'] ? ' --quick' : ''}`, date: String(json['date'] ?? ''), machine: json['machine'] as Record<string, unknown>,
+    backends: backend ? [backend] : [], timings, ratios,
+  };
 }
+
+/**
+ * Renders every `bench/results/*.json` and the given extra result files into `bench/results/index.html`.
+ *
+ * @param extra more result files (e.g. a `pnpm bench --json FILE` outside results/)
+ * @returns the path written
+ * @example
+ * ```ts
+ * writeDashboard(['/tmp/b.json']); // '.../bench/results/index.html'
+ * ```
+ */
+export function writeDashboard(extra: readonly string[] = []): string {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const files = [...readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)), ...extra];
+  const results = files
+    .map((f) => toBenchResult(JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>))
+    .filter((r) => Array.isArray(r.ratios) && Array.isArray(r.timings))
+    .map((r) => ({ ...r, ratios: r.ratios.map((x) => normalizeRatio(x as unknown as Record<string, unknown>)).filter((x): x is BenchResult['ratios'][number] => x !== undefined) }));
+  const out = join(dir, 'index.html');
+  writeFileSync(out, renderDashboard(results));
+  console.log(`dashboard: ${results.length} benches`);
+  return out;
+}
+
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) console.log(`wrote ${writeDashboard(process.argv.slice(2))}`);

@@ -33,7 +33,8 @@ const CONFIG: UNet2DConditionConfig = {
   layers_per_block: 2, norm_num_groups: 32, in_channels: 4, out_channels: 4, sample_size: latent,
 };
 
-const CONFIGS = ['plain CFG', 'P2P replace hooks', 'P2P hooks + store', 'P2P hooks + store + LocalBlend'] as const;
+/** The timed configurations, by index. */
+export const CONFIGS = ['plain CFG', 'P2P replace hooks', 'P2P hooks + store', 'P2P hooks + store + LocalBlend'] as const;
 
 /** A toy tokenizer for the two prompts (words are vocabulary entries; P2P only needs word → token positions). */
 function toyTokenizer(): ClipTokenizer {
@@ -73,16 +74,25 @@ function randomWeights(shapes: Readonly<Record<string, number[]>>): Map<string, 
   return out;
 }
 
-async function child(index: number): Promise<void> {
-  const info = await initBackend();
-  const cfg = resolveUNetConfig(CONFIG);
+/**
+ * One CFG denoising step of configuration `index` of {@link CONFIGS} (0 plain, 1 P2P replace hooks, 2 + attention
+ * store, 3 + LocalBlend), on the reduced-width SD 1.5 UNet (seed 1) at `latent`x`latent`, built on the active
+ * backend. Returns the step (its output: the guided eps, or LocalBlend's latents) and a disposer.
+ *
+ * @example
+ * ```ts
+ * const s = p2pStepSetup(3, 32);
+ * s.step().shape; // [2, 32, 32, 4]
+ * ```
+ */
+export function p2pStepSetup(index: number, latent: number): { step: () => tf.Tensor; dispose: () => void } {
+  const cfg = resolveUNetConfig({ ...CONFIG, sample_size: latent });
   const unet = new UNet2DConditionModel(cfg, buildUNetParams(randomWeights(unetWeightShapes(cfg)), cfg));
   const tokenizer = toyTokenizer();
   const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
   const gen = createGenerator(2);
   const ehs = tf.tensor3d(gen.normal(2 * 77 * 768), [2, 77, 768]);
   const x = tf.tensor4d(gen.normal(2 * latent * latent * 4), [2, latent, latent, 4]);
-  const mode = CONFIGS[index]!;
   const ctl = index >= 1 ? attentionReplace({ tokenizer, prompts, numSteps: STEPS }) : undefined;
   const store = index >= 2 ? createAttentionStore({ kinds: ['cross'] }) : undefined;
   const lb = index >= 3 ? localBlend({ tokenizer, prompts, words: ['cat', 'dog'], store: store!, unetConfig: cfg }) : undefined;
@@ -93,10 +103,23 @@ async function child(index: number): Promise<void> {
     i++;
     const eps = denoise(x, s);
     const blended = lb?.onStepEnd({ ...s, latents: eps, x0Pred: undefined } as StepEvent);
-    (blended ?? eps).dataSync();
-    tf.dispose([eps, ...(blended ? [blended] : [])]);
+    if (blended) eps.dispose();
+    return blended ?? eps;
   };
-  const t = timeIt(step, { warmup, reps });
+  return {
+    step,
+    dispose: () => {
+      tf.dispose([ehs, x]);
+      unet.dispose();
+    },
+  };
+}
+
+async function child(index: number): Promise<void> {
+  const info = await initBackend();
+  const mode = CONFIGS[index]!;
+  const { step } = p2pStepSetup(index, latent);
+  const t = timeIt(() => { const y = step(); y.dataSync(); y.dispose(); }, { warmup, reps });
   process.stdout.write(`@@RESULT ${JSON.stringify({ info, row: { case: mode, ...t } })}\n`);
 }
 
@@ -121,6 +144,8 @@ async function main(): Promise<void> {
   console.log(`wrote ${writeResult('p2p', { bench: 'p2p', date: new Date().toISOString(), machine: m, backend: info, latent, timings: rows, ratios: rows.map((r) => ({ case: r.case, ratio: r.medianMs / base })) })}`);
 }
 
-const childIndex = intArg('child', -1 >>> 0);
-if (childIndex !== -1 >>> 0) await child(childIndex);
-else await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const childIndex = intArg('child', -1 >>> 0);
+  if (childIndex !== -1 >>> 0) await child(childIndex);
+  else await main();
+}

@@ -22,7 +22,8 @@ const size = intArg('size', 32);
 const reps = intArg('reps', 5);
 const warmup = intArg('warmup', 1);
 
-interface Config { label: string; concepts: number; chunk?: number }
+/** A timed configuration: CFG (0 concepts) or SEGA with `concepts` concepts, evaluated `chunk` rows at a time. */
+export interface Config { label: string; concepts: number; chunk?: number }
 const CONFIGS: Config[] = [
   { label: 'CFG (2 rows)', concepts: 0 },
   { label: 'SEGA 1 concept (3 rows)', concepts: 1 },
@@ -33,17 +34,25 @@ const CONFIGS: Config[] = [
 
 interface Row { case: string; concepts: number; rows: number; medianMs: number; minMs: number; reps: number }
 
-/** Times one step of one configuration in this process and prints its row as JSON. */
-async function child(index: number): Promise<void> {
-  const c = CONFIGS[index]!;
-  const info = await initBackend();
+/**
+ * One guided denoising step of a configuration on sega-tiny's UNet (latents `[1, latent, latent, 4]`), built on the
+ * active backend: CFG for 0 concepts, else SEGA with every concept active (warm-up 0). Returns the step (its
+ * output: the guided eps) and a disposer.
+ *
+ * @example
+ * ```ts
+ * const s = await segaStepSetup({ label: 'SEGA 2 concepts', concepts: 2 }, 32);
+ * s.step(0).shape; // [1, 32, 32, 4]
+ * ```
+ */
+export async function segaStepSetup(c: Config, latent: number): Promise<{ step: (i: number) => tf.Tensor; dispose: () => void }> {
   const unet = await loadUNet(readManifest('sega-tiny').components['unet']!);
   const dim = unet.config.crossAttentionDim;
   const gen = createGenerator(5);
   const emb = () => tf.tensor3d(gen.normal(77 * dim), [1, 77, dim]);
   const [cond, uncond] = [emb(), emb()];
   const concepts = Array.from({ length: c.concepts }, emb);
-  const x = tf.tensor4d(gen.normal(size * size * 4), [1, size, size, 4]);
+  const x = tf.tensor4d(gen.normal(latent * latent * 4), [1, latent, latent, 4]);
   const model = unetDenoiser(unet);
   // Warm-up 0 so every concept is active (full phase: quantiles, masks and momentum all run).
   const d: Denoiser = c.concepts === 0
@@ -52,8 +61,22 @@ async function child(index: number): Promise<void> {
       cond, uncond, concepts, scale: 7.5, recordGuidance: false, conceptChunk: c.chunk || undefined,
       edit: { concepts: concepts.map(() => ({ warmup: 0 })) },
     });
+  return {
+    step: (i) => d(x, { index: i, count: 1000, timestep: 500 }),
+    dispose: () => {
+      tf.dispose([cond, uncond, ...concepts, x]);
+      unet.dispose();
+    },
+  };
+}
+
+/** Times one step of one configuration in this process and prints its row as JSON. */
+async function child(index: number): Promise<void> {
+  const c = CONFIGS[index]!;
+  const info = await initBackend();
+  const { step } = await segaStepSetup(c, size);
   let i = 0;
-  const t = timeIt(() => { const eps = d(x, { index: i++, count: 1000, timestep: 500 }); eps.dataSync(); eps.dispose(); }, { warmup, reps });
+  const t = timeIt(() => { const eps = step(i++); eps.dataSync(); eps.dispose(); }, { warmup, reps });
   process.stdout.write(`@@RESULT ${JSON.stringify({ info, row: { case: c.label, concepts: c.concepts, rows: 2 + c.concepts, ...t } })}\n`);
 }
 
@@ -86,6 +109,8 @@ async function main(): Promise<void> {
   console.log(`wrote ${writeResult('sega', result)}`);
 }
 
-const childIndex = intArg('child', -1 >>> 0);
-if (childIndex !== -1 >>> 0) await child(childIndex);
-else await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const childIndex = intArg('child', -1 >>> 0);
+  if (childIndex !== -1 >>> 0) await child(childIndex);
+  else await main();
+}

@@ -33,7 +33,8 @@ const CONFIGS: { label: string; opts: Parameters<typeof initBackend>[0] }[] = [
 ];
 interface Row { case: string; backend: string; medianMs: number; minMs: number; reps: number }
 
-function randomClip(): ClipModel {
+/** CLIP (ViT-B/32 vision, 512-wide text) on seeded random weights (seed 3), on the active backend. */
+export function randomClip(): ClipModel {
   const gen = createGenerator(3);
   const flat = new Map<string, RawTensor>();
   const shapes = { ...clipTextExpectedShapes(CLIP.text, 512), ...clipVisionExpectedShapes(CLIP.vision, 512) };
@@ -48,25 +49,54 @@ function randomClip(): ClipModel {
   return new ClipModel(CLIP, buildClipModelParams(flat, CLIP).params);
 }
 
-async function child(index: number): Promise<void> {
-  const c = CONFIGS[index]!;
-  const info = await initBackend(c.opts);
+/** What {@link styleclipSetup} builds: the generator, the W+ start latent and one optimization step. */
+export interface StyleclipSetup {
+  G: ReturnType<typeof nvlabsGeneratorFromTensors>;
+  ws: tf.Tensor3D;
+  /** One StyleCLIP optimization step (forward, backprop through synthesis and CLIP, Adam update); returns the image. */
+  step: () => Promise<tf.Tensor>;
+  dispose: () => void;
+}
+
+/**
+ * The 256x256 generator (seed 1) and random CLIP (seed 3), the W+ of z seed 7, and one latent-optimization step
+ * towards a 7-token prompt, on the active backend.
+ *
+ * @example
+ * ```ts
+ * const s = styleclipSetup();
+ * (await s.step()).shape; // [1, 256, 256, 3]
+ * ```
+ */
+export function styleclipSetup(): StyleclipSetup {
   const cfg = resolveStyleGan2Config(G256);
   const G = nvlabsGeneratorFromTensors(randomNvlabsWeights(cfg, 1, { noiseStrength: 0.1 }), G256);
   const clip = randomClip();
   const loss = new ClipTextLoss(clip, [[49406, 320, 1125, 539, 320, 2533, 49407]]);
   const z = tf.randomNormal([1, 512], 0, 1, 'float32', 7) as tf.Tensor2D;
   const ws = G.mapping(z, { truncationPsi: 0.7 }) as tf.Tensor3D;
-  const rows: Row[] = [];
   // One optimization step: the generator runs to its first yielded step (forward, backprop, Adam update).
-  const stepMs: number[] = [];
-  for (let i = 0; i < warmup + reps; i++) {
+  const step = async (): Promise<tf.Tensor> => {
     const run = optimizeLatent(wPlusSynthesizer(G), loss, ws, { steps: 1 });
-    const t0 = performance.now();
     let r = await run.next();
     while (!r.done) r = await run.next();
+    r.value.latent.dispose();
+    return r.value.image;
+  };
+  return { G, ws, step, dispose: () => tf.dispose([z, ws]) };
+}
+
+async function child(index: number): Promise<void> {
+  const c = CONFIGS[index]!;
+  const info = await initBackend(c.opts);
+  const { G, ws, step } = styleclipSetup();
+  const rows: Row[] = [];
+  const stepMs: number[] = [];
+  for (let i = 0; i < warmup + reps; i++) {
+    const t0 = performance.now();
+    const image = await step();
     const ms = performance.now() - t0;
-    tf.dispose([r.value.latent, r.value.image]);
+    image.dispose();
     if (i >= warmup) stepMs.push(ms);
   }
   const sorted = [...stepMs].sort((a, b) => a - b);
@@ -83,6 +113,8 @@ function main(): void {
   runBench<Row>({ name: 'styleclip', script: fileURLToPath(import.meta.url), labels: CONFIGS.map((c) => c.label), digits: 0 });
 }
 
-const childIndex = intArg('child', -1 >>> 0);
-if (childIndex !== -1 >>> 0) await child(childIndex);
-else main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const childIndex = intArg('child', -1 >>> 0);
+  if (childIndex !== -1 >>> 0) await child(childIndex);
+  else main();
+}

@@ -18,10 +18,37 @@ const warmup = intArg('warmup', 1);
 const res = intArg('res', 1024);
 const withCpu = intArg('cpu', 0) > 0;
 
-const FFHQ: StyleGan2Config = {
-  z_dim: 512, w_dim: 512, c_dim: 0, img_resolution: res, img_channels: 3, num_layers: 8,
-  channel_base: 32768, channel_max: 512, num_fp16_res: 4, conv_clamp: 256,
-};
+/**
+ * stylegan2-ada's `paper1024` (FFHQ) config at output resolution `resolution`.
+ *
+ * @example
+ * ```ts
+ * ffhqConfig(1024).channel_base; // 32768
+ * ```
+ */
+export function ffhqConfig(resolution: number): StyleGan2Config {
+  return {
+    z_dim: 512, w_dim: 512, c_dim: 0, img_resolution: resolution, img_channels: 3, num_layers: 8,
+    channel_base: 32768, channel_max: 512, num_fp16_res: 4, conv_clamp: 256,
+  };
+}
+const FFHQ = ffhqConfig(res);
+
+/**
+ * The generator on seeded random weights (seed 1, noise strength 0.1) and the W+ of z seed 7 (truncation 0.7),
+ * on the active backend: what every synthesis timing runs.
+ *
+ * @example
+ * ```ts
+ * const { G, ws } = stylegan2Setup(ffhqConfig(1024));
+ * G.synthesis(ws, { noiseMode: 'const' }).shape; // [1, 1024, 1024, 3]
+ * ```
+ */
+export function stylegan2Setup(config: StyleGan2Config): { G: ReturnType<typeof nvlabsGeneratorFromTensors>; z: tf.Tensor2D; ws: tf.Tensor3D } {
+  const G = nvlabsGeneratorFromTensors(randomNvlabsWeights(resolveStyleGan2Config(config), 1, { noiseStrength: 0.1 }), config);
+  const z = tf.randomNormal([1, 512], 0, 1, 'float32', 7) as tf.Tensor2D;
+  return { G, z, ws: G.mapping(z, { truncationPsi: 0.7 }) as tf.Tensor3D };
+}
 
 interface Row { case: string; backend: string; medianMs: number; minMs: number; reps: number; leakedTensors: number }
 
@@ -36,9 +63,7 @@ async function child(index: number): Promise<void> {
   const c = CONFIGS[index]!;
   const info = await initBackend(c.opts);
   const cfg = resolveStyleGan2Config(FFHQ);
-  const G = nvlabsGeneratorFromTensors(randomNvlabsWeights(cfg, 1, { noiseStrength: 0.1 }), FFHQ);
-  const z = tf.randomNormal([1, 512], 0, 1, 'float32', 7) as tf.Tensor2D;
-  const ws = G.mapping(z, { truncationPsi: 0.7 });
+  const { G, z, ws } = stylegan2Setup(FFHQ);
   const rows: Row[] = [];
   const r = c.label === 'cpu' ? 1 : reps;
   const w = c.label === 'cpu' ? 0 : warmup;
@@ -59,6 +84,8 @@ function main(): void {
   });
 }
 
-const childIndex = intArg('child', -1 >>> 0);
-if (childIndex !== -1 >>> 0) await child(childIndex);
-else main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const childIndex = intArg('child', -1 >>> 0);
+  if (childIndex !== -1 >>> 0) await child(childIndex);
+  else main();
+}
