@@ -42,7 +42,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   }
   countAlloc(int64_t(scratch));
   int status = 0;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (b * heads * nq * nk * d > (1 << 20))
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t row = t / (heads * blocks), head = (t / blocks) % heads, q0 = (t % blocks) * QUERY_BLOCK;
     const int64_t rows = std::min(QUERY_BLOCK, nq - q0);

@@ -33,7 +33,7 @@ void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims,
   int64_t outer = 1;
   for (int i = 0; i < r - 1; ++i) outer *= dims[i];
   const int64_t chunk = 1 << 14, perRow = (inner + chunk - 1) / chunk, tasks = outer * perRow;
-#pragma omp parallel for schedule(static) if (outer * inner > (1 << 15))
+#pragma omp parallel for schedule(static) if (outer * inner > (1 << 17))
   for (int64_t t = 0; t < tasks; ++t) {
     int64_t o = t / perRow, c0 = (t % perRow) * chunk, c1 = std::min(inner, c0 + chunk);
     int64_t oa = 0, ob = 0, rest = o;
@@ -132,7 +132,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   if (alg == -1) {
     // erf(x) = sign(x) (1 - t p(t) exp(-x²)), t = 1 / (1 + 0.3275911 |x|) (Abramowitz & Stegun 7.1.26, absolute
     // error below 1.5e-7), vectorizable unlike std::erf.
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+#pragma omp parallel for simd schedule(static) if (n > (1 << 17))
     for (int64_t i = 0; i < n; ++i) {
       const float a = std::fabs(x[i]), t = 1.f / (1.f + 0.3275911f * a);
       const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));

@@ -20,7 +20,7 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
   const bool silu = boolArg(info, 8, k, "silu");
   float* y = floatArg(info, 9, k, "y", b * s * c);
   const int64_t cg = c / g, count = s * cg;
-#pragma omp parallel for schedule(static) if (b * s * c > (1 << 14))
+#pragma omp parallel for schedule(static) if (b * s * c > (1 << 17))
   for (int64_t t = 0; t < b * g; ++t) {
     const int64_t row = t / g, grp = t % g;
     const float* xb = x + row * s * c + grp * cg;

@@ -20,7 +20,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   if (op < SUM || op > PROD) fail(info.Env(), k, "unknown reduction " + std::to_string(op));
   const int64_t tasks = outer * inner;
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (outer * size > (1 << 15))
+#pragma omp parallel for schedule(static) if (outer * size > (1 << 17))
     for (int64_t o = 0; o < outer; ++o) {
       const float* p = x + o * size;
       if (op == SUM || op == MEAN) {
@@ -47,7 +47,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   // inner > 1: accumulate rows of `inner` values, outer slices in parallel.
   const int64_t block = 256;
   const int64_t perOuter = (inner + block - 1) / block;
-#pragma omp parallel for schedule(static) if (tasks * size > (1 << 15))
+#pragma omp parallel for schedule(static) if (tasks * size > (1 << 17))
   for (int64_t t = 0; t < outer * perOuter; ++t) {
     int64_t o = t / perOuter, i0 = (t % perOuter) * block, i1 = std::min(inner, i0 + block), w = i1 - i0;
     double acc[256];
