@@ -8,6 +8,10 @@ const shared = {
   testTimeout: 300_000,
   hookTimeout: 300_000,
   pool: 'forks' as const,
+  // Test files run in parallel forks (one per core); the native engine's OpenMP pool in each would otherwise take
+  // every core too, and oversubscribed OpenMP barriers crawl. One compute thread per fork (SEMEDIT_THREADS, which
+  // tests that check thread counts set or clear themselves, still wins).
+  env: { OMP_NUM_THREADS: '1' },
 };
 const roots = ['packages/*/src/**', 'bench/**', 'examples/**', 'scripts/**'];
 

@@ -83,16 +83,17 @@ d('native engine', () => {
     tf.dispose([x, w]);
   });
 
-  it('uses SEMEDIT_THREADS threads, else the physical cores', () => {
+  it('uses SEMEDIT_THREADS threads, else OMP_NUM_THREADS, else the physical cores', () => {
     const run = (env: Record<string, string>): { threads: number; detail: string } => {
       const r = spawnSync(process.execPath, [...NODE_ARGS, 'threads'], { env: { ...process.env, ...env }, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     };
+    expect(run({ SEMEDIT_THREADS: '', OMP_NUM_THREADS: '1' }).threads).toBe(1);
     const one = run({ SEMEDIT_THREADS: '1' });
     expect(one.threads).toBe(1);
     expect(one.detail).toMatch(/, 1 thread$/);
-    const { SEMEDIT_THREADS: _, ...rest } = process.env;
+    const { SEMEDIT_THREADS: _, OMP_NUM_THREADS: __, ...rest } = process.env;
     expect(spawnSync(process.execPath, [...NODE_ARGS, 'threads'], { env: rest, encoding: 'utf8' }).stdout).toContain(`"threads":${physicalCores()}`);
   });
 

@@ -84,7 +84,8 @@ export function registerNativeBackend(opts: { threads?: number } = {}): NativeIn
 }
 
 /**
- * The default thread count: `SEMEDIT_THREADS` when set, else the number of physical cores.
+ * The default thread count: `SEMEDIT_THREADS` when set, else OpenMP's `OMP_NUM_THREADS` when set, else the number
+ * of physical cores.
  *
  * @example
  * ```ts
@@ -92,8 +93,10 @@ export function registerNativeBackend(opts: { threads?: number } = {}): NativeIn
  * ```
  */
 export function defaultThreads(): number {
-  const env = Number(process.env['SEMEDIT_THREADS']);
-  if (Number.isInteger(env) && env > 0) return env;
+  for (const name of ['SEMEDIT_THREADS', 'OMP_NUM_THREADS']) {
+    const env = Number(process.env[name] || NaN);
+    if (Number.isInteger(env) && env > 0) return env;
+  }
   return physicalCores();
 }
 
