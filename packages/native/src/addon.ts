@@ -28,9 +28,11 @@ export interface Addon {
   setThreads(n: number): void;
   memory(): { bytes: number; peakBytes: number };
   conv2d(x: Float32Array, xs: Dims, w: Float32Array, ws: Dims, y: Float32Array, ys: Dims, strides: Dims, dilations: Dims, pads: Dims,
-    bias: Float32Array | null, activation: number, alpha: number, depthwise: boolean): void;
+    bias: Float32Array | null, activation: number, alpha: number, depthwise: boolean, packId: number): void;
   conv2dBackpropInput(dy: Float32Array, dys: Dims, w: Float32Array, ws: Dims, dx: Float32Array, dxs: Dims, strides: Dims, dilations: Dims,
-    pads: Dims, depthwise: boolean): void;
+    pads: Dims, depthwise: boolean, packId: number): void;
+  /** Drops the filter layouts kept for a pack id (the tensor was disposed). */
+  release(packId: number): void;
   conv2dBackpropFilter(x: Float32Array, xs: Dims, dy: Float32Array, dys: Dims, dw: Float32Array, ws: Dims, strides: Dims, dilations: Dims,
     pads: Dims, depthwise: boolean): void;
   matmul(a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims, transposeA: boolean, transposeB: boolean,

@@ -35,6 +35,29 @@ export class NativeBackend extends MathBackendCPU {
     return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
   }
 
+  private readonly packIds = new Map<object, number>();
+  private nextPackId = 1;
+
+  /**
+   * The id under which the addon keeps this filter reordered into oneDNN's preferred layout (filters are immutable
+   * tfjs data; the kept copy is dropped when the tensor's data are disposed).
+   */
+  packId(t: tf.TensorInfo): number {
+    let id = this.packIds.get(t.dataId);
+    if (id === undefined) this.packIds.set(t.dataId, (id = this.nextPackId++));
+    return id;
+  }
+
+  override disposeData(dataId: object, force?: boolean): boolean {
+    const released = super.disposeData(dataId, force);
+    const id = this.packIds.get(dataId);
+    if (released && id !== undefined) {
+      this.addon.release(id);
+      this.packIds.delete(dataId);
+    }
+    return released;
+  }
+
   /** A new float32 output tensor over `values`. */
   out(shape: readonly number[], values: Float32Array): tf.TensorInfo {
     return this.makeTensorInfo([...shape], 'float32', values);
