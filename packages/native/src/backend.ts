@@ -70,21 +70,34 @@ export class NativeBackend extends MathBackendCPU {
   }
 }
 
-/**
- * A tfjs-backend-cpu kernel function, to be called with the native backend (which is a MathBackendCPU).
- *
- * @example
- * ```ts
- * const cpuAdd = cpuKernel('Add'); // used for int32 inputs
- * ```
- */
-export function cpuKernel(name: string): tf.KernelFunc {
-  const k = tf.getKernel(name, 'cpu');
-  if (!k) throw new Error(`tfjs-backend-cpu has no kernel ${name}`);
-  return k.kernelFunc;
-}
-
 /** The kernel's native backend. */
 export function nativeOf(backend: unknown): NativeBackend {
   return backend as NativeBackend;
+}
+
+/**
+ * A kernel config for `native`: `run` gets the backend, the call's inputs and attributes, and tfjs-backend-cpu's
+ * kernel of the same name (when it has one) for the cases it leaves to it.
+ *
+ * @example
+ * ```ts
+ * nativeKernel('Exp', (b, { inputs }, cpu) => (inputs['x']!.dtype === 'float32' ? myExp(b, inputs['x']!) : cpu()));
+ * ```
+ */
+export function nativeKernel(
+  name: string,
+  run: (b: NativeBackend, args: { inputs: tf.NamedTensorInfoMap; attrs: Record<string, unknown> }, cpu: () => tf.TensorInfo | tf.TensorInfo[]) => tf.TensorInfo | tf.TensorInfo[],
+): tf.KernelConfig {
+  const fallback = tf.getKernel(name, 'cpu')?.kernelFunc;
+  return {
+    kernelName: name,
+    backendName: 'native',
+    kernelFunc: (args) => {
+      const cpu = (): tf.TensorInfo | tf.TensorInfo[] => {
+        if (!fallback) throw new Error(`kernel ${name}: no tfjs-backend-cpu kernel for this case`);
+        return fallback(args);
+      };
+      return run(nativeOf(args.backend), { inputs: args.inputs, attrs: (args.attrs ?? {}) as Record<string, unknown> }, cpu);
+    },
+  };
 }

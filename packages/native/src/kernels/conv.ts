@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuKernel, nativeOf, type NativeBackend } from '../backend.js';
+import { nativeKernel } from '../backend.js';
 import { call } from '../errors.js';
 import { activationCode } from './activation.js';
 
@@ -25,71 +25,53 @@ interface ConvAttrs {
 }
 
 function forward(name: string, depthwise: boolean, fused: boolean): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-      const a = args.attrs as unknown as ConvAttrs;
-      const act = fused ? activationCode(a.activation ?? 'linear') : 0;
-      const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
-        a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
-      const perChannelBias = bias === undefined || tf.util.sizeFromShape(bias.shape) === c.outChannels;
-      if (c.dataFormat !== 'channelsLast' || preluActivationWeights || act === undefined || !perChannelBias || !isF32(x, filter, bias)) {
-        return fallback(args);
-      }
-      const y = new Float32Array(tf.util.sizeFromShape(c.outShape));
-      if (y.length > 0 && tf.util.sizeFromShape(x!.shape) > 0) {
-        call(name, () => b.addon.conv2d(b.f32(x!), x!.shape, b.f32(filter!), filter!.shape, y, c.outShape, ...geometry(c),
-          bias ? b.f32(bias) : null, act, a.leakyreluAlpha ?? 0.2, depthwise, b.packId(filter!)));
-      }
-      return b.out(c.outShape, y);
-    },
-  };
+  return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const a = attrs as unknown as ConvAttrs;
+    const act = fused ? activationCode(a.activation ?? 'linear') : 0;
+    const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
+      a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+    const perChannelBias = bias === undefined || tf.util.sizeFromShape(bias.shape) === c.outChannels;
+    if (c.dataFormat !== 'channelsLast' || preluActivationWeights || act === undefined || !perChannelBias || !isF32(x, filter, bias)) {
+      return cpu();
+    }
+    const y = new Float32Array(tf.util.sizeFromShape(c.outShape));
+    if (y.length > 0 && tf.util.sizeFromShape(x!.shape) > 0) {
+      call(name, () => b.addon.conv2d(b.f32(x!), x!.shape, b.f32(filter!), filter!.shape, y, c.outShape, ...geometry(c),
+        bias ? b.f32(bias) : null, act, a.leakyreluAlpha ?? 0.2, depthwise, b.packId(filter!)));
+    }
+    return b.out(c.outShape, y);
+  });
 }
 
 function backpropInput(name: string, depthwise: boolean): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
-      const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-      const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter!.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
-        a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
-      if (c.dataFormat !== 'channelsLast' || !isF32(dy, filter)) return fallback(args);
-      const dx = new Float32Array(tf.util.sizeFromShape(c.inShape));
-      if (dx.length > 0 && tf.util.sizeFromShape(dy!.shape) > 0) {
-        call(name, () => b.addon.conv2dBackpropInput(b.f32(dy!), dy!.shape, b.f32(filter!), filter!.shape, dx, c.inShape, ...geometry(c), depthwise, b.packId(filter!)));
-      }
-      return b.out(c.inShape, dx);
-    },
-  };
+  return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
+    const { dy, filter } = inputs as Record<string, tf.TensorInfo>;
+    const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+    const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter!.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
+      a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+    if (c.dataFormat !== 'channelsLast' || !isF32(dy, filter)) return cpu();
+    const dx = new Float32Array(tf.util.sizeFromShape(c.inShape));
+    if (dx.length > 0 && tf.util.sizeFromShape(dy!.shape) > 0) {
+      call(name, () => b.addon.conv2dBackpropInput(b.f32(dy!), dy!.shape, b.f32(filter!), filter!.shape, dx, c.inShape, ...geometry(c), depthwise, b.packId(filter!)));
+    }
+    return b.out(c.inShape, dx);
+  });
 }
 
 function backpropFilter(name: string, depthwise: boolean): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
-      const a = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-      const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], a.filterShape, a.strides, a.dilations ?? 1,
-        a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
-      if (c.dataFormat !== 'channelsLast' || !isF32(x, dy)) return fallback(args);
-      const dw = new Float32Array(tf.util.sizeFromShape(a.filterShape));
-      if (tf.util.sizeFromShape(x!.shape) > 0 && tf.util.sizeFromShape(dy!.shape) > 0 && dw.length > 0) {
-        call(name, () => b.addon.conv2dBackpropFilter(b.f32(x!), x!.shape, b.f32(dy!), dy!.shape, dw, a.filterShape, ...geometry(c), depthwise));
-      }
-      return b.out(a.filterShape, dw);
-    },
-  };
+  return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
+    const { x, dy } = inputs as Record<string, tf.TensorInfo>;
+    const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+    const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], a.filterShape, a.strides, a.dilations ?? 1,
+      a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+    if (c.dataFormat !== 'channelsLast' || !isF32(x, dy)) return cpu();
+    const dw = new Float32Array(tf.util.sizeFromShape(a.filterShape));
+    if (tf.util.sizeFromShape(x!.shape) > 0 && tf.util.sizeFromShape(dy!.shape) > 0 && dw.length > 0) {
+      call(name, () => b.addon.conv2dBackpropFilter(b.f32(x!), x!.shape, b.f32(dy!), dy!.shape, dw, a.filterShape, ...geometry(c), depthwise));
+    }
+    return b.out(a.filterShape, dw);
+  });
 }
 
 /** The convolution kernels the addon runs. */
@@ -104,4 +86,3 @@ export const CONV_KERNELS: tf.KernelConfig[] = [
   backpropFilter(tf.DepthwiseConv2dNativeBackpropFilter, true),
 ];
 
-export type { NativeBackend };

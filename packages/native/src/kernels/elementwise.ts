@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuKernel, nativeOf } from '../backend.js';
+import { nativeKernel } from '../backend.js';
 import { call } from '../errors.js';
 
 /** Binary op codes of the addon (`BinaryOp` in src/addon/eltwise.cc). */
@@ -13,22 +13,16 @@ const BINARY: [string, number][] = [
 ];
 
 function binary(name: string, op: number): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const { a, b: bt } = args.inputs as Record<string, tf.TensorInfo>;
-      if (a!.dtype !== 'float32' || bt!.dtype !== 'float32') return fallback(args);
-      const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, bt!.shape);
-      const rank = Math.max(outShape.length, 1);
-      const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
-      const y = new Float32Array(tf.util.sizeFromShape(outShape));
-      if (y.length > 0) call(name, () => b.addon.binary(op, b.f32(a!), pad(a!.shape), b.f32(bt!), pad(bt!.shape), y, pad(outShape)));
-      return b.out(outShape, y);
-    },
-  };
+  return nativeKernel(name, (b, { inputs }, cpu) => {
+    const { a, b: bt } = inputs as Record<string, tf.TensorInfo>;
+    if (a!.dtype !== 'float32' || bt!.dtype !== 'float32') return cpu();
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, bt!.shape);
+    const rank = Math.max(outShape.length, 1);
+    const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
+    const y = new Float32Array(tf.util.sizeFromShape(outShape));
+    if (y.length > 0) call(name, () => b.addon.binary(op, b.f32(a!), pad(a!.shape), b.f32(bt!), pad(bt!.shape), y, pad(outShape)));
+    return b.out(outShape, y);
+  });
 }
 
 /** The addon's unary codes (`UNARY_ALGS` in src/addon/eltwise.cc, oneDNN eltwise algorithms); -1 is erf. */
@@ -56,64 +50,42 @@ const UNARY: [string, number, (attrs: Record<string, unknown>) => [number, numbe
 ];
 
 function unary(name: string, alg: number, params: (attrs: Record<string, unknown>) => [number, number]): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const x = args.inputs['x']!;
-      if (x.dtype !== 'float32') return fallback(args);
-      const [alpha, beta] = params(args.attrs as Record<string, unknown>);
-      const y = new Float32Array(tf.util.sizeFromShape(x.shape));
-      if (y.length > 0) call(name, () => b.addon.unary(alg, alpha, beta, b.f32(x), y));
-      return b.out(x.shape, y);
-    },
-  };
+  return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
+    const x = inputs['x']!;
+    if (x.dtype !== 'float32') return cpu();
+    const [alpha, beta] = params(attrs);
+    const y = new Float32Array(tf.util.sizeFromShape(x.shape));
+    if (y.length > 0) call(name, () => b.addon.unary(alg, alpha, beta, b.f32(x), y));
+    return b.out(x.shape, y);
+  });
 }
 
-const softmax: tf.KernelConfig = {
-  kernelName: tf.Softmax,
-  backendName: 'native',
-  kernelFunc: (args) => {
-    const b = nativeOf(args.backend);
-    const logits = args.inputs['logits']!;
-    const dim = Number((args.attrs as Record<string, unknown>)['dim'] ?? -1);
-    const r = logits.shape.length;
-    if (logits.dtype !== 'float32' || r === 0 || (dim !== -1 && dim !== r - 1)) return cpuKernel(tf.Softmax)(args);
-    const cols = logits.shape[r - 1]!, y = new Float32Array(tf.util.sizeFromShape(logits.shape));
-    if (y.length > 0) call(tf.Softmax, () => b.addon.softmax(b.f32(logits), y.length / cols, cols, y));
-    return b.out(logits.shape, y);
-  },
-};
+const softmax = nativeKernel(tf.Softmax, (b, { inputs, attrs }, cpu) => {
+  const logits = inputs['logits']!;
+  const dim = Number(attrs['dim'] ?? -1);
+  const r = logits.shape.length;
+  if (logits.dtype !== 'float32' || r === 0 || (dim !== -1 && dim !== r - 1)) return cpu();
+  const cols = logits.shape[r - 1]!, y = new Float32Array(tf.util.sizeFromShape(logits.shape));
+  if (y.length > 0) call(tf.Softmax, () => b.addon.softmax(b.f32(logits), y.length / cols, cols, y));
+  return b.out(logits.shape, y);
+});
 
-const transpose: tf.KernelConfig = {
-  kernelName: tf.Transpose,
-  backendName: 'native',
-  kernelFunc: (args) => {
-    const b = nativeOf(args.backend);
-    const x = args.inputs['x']!;
-    const perm = (args.attrs as Record<string, unknown>)['perm'] as number[];
-    if (x.dtype !== 'float32' || x.shape.length === 0) return cpuKernel(tf.Transpose)(args);
-    const outShape = perm.map((p) => x.shape[p]!);
-    const y = new Float32Array(tf.util.sizeFromShape(x.shape));
-    if (y.length > 0) call(tf.Transpose, () => b.addon.transpose(b.f32(x), x.shape, perm, y));
-    return b.out(outShape, y);
-  },
-};
+const transpose = nativeKernel(tf.Transpose, (b, { inputs, attrs }, cpu) => {
+  const x = inputs['x']!;
+  const perm = attrs['perm'] as number[];
+  if (x.dtype !== 'float32' || x.shape.length === 0) return cpu();
+  const outShape = perm.map((p) => x.shape[p]!);
+  const y = new Float32Array(tf.util.sizeFromShape(x.shape));
+  if (y.length > 0) call(tf.Transpose, () => b.addon.transpose(b.f32(x), x.shape, perm, y));
+  return b.out(outShape, y);
+});
 
 /** Cast with float32 results always held as Float32Array (tfjs-backend-cpu's shares an int32 tensor's data). */
-const cast: tf.KernelConfig = {
-  kernelName: tf.Cast,
-  backendName: 'native',
-  kernelFunc: (args) => {
-    const b = nativeOf(args.backend);
-    const x = args.inputs['x']!;
-    const dtype = (args.attrs as Record<string, unknown>)['dtype'];
-    if (dtype !== 'float32' || x.dtype === 'float32' || x.dtype === 'complex64' || x.dtype === 'string') return cpuKernel(tf.Cast)(args);
-    return b.out(x.shape, b.f32(x).slice());
-  },
-};
+const cast = nativeKernel(tf.Cast, (b, { inputs, attrs }, cpu) => {
+  const x = inputs['x']!;
+  if (attrs['dtype'] !== 'float32' || x.dtype === 'float32' || x.dtype === 'complex64' || x.dtype === 'string') return cpu();
+  return b.out(x.shape, b.f32(x).slice());
+});
 
 /** The element-wise kernels the addon runs. */
 export const ELEMENTWISE_KERNELS: tf.KernelConfig[] = [

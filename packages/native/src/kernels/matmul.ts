@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuKernel, nativeOf } from '../backend.js';
+import { nativeKernel } from '../backend.js';
 import { call } from '../errors.js';
 import { activationCode } from './activation.js';
 
@@ -27,40 +27,34 @@ function biasShape3(shape: readonly number[], batchShape: readonly number[], m: 
 }
 
 function matmul(name: string, fused: boolean): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const { a, b: bt, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-      const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs as unknown as MatMulAttrs;
-      const act = fused ? activationCode(activation ?? 'linear') : 0;
-      const ra = a!.shape.length, rb = bt!.shape.length;
-      if (act === undefined || preluActivationWeights || a!.dtype !== 'float32' || bt!.dtype !== 'float32' || (bias && bias.dtype !== 'float32')) {
-        return fallback(args);
-      }
-      const batchA = a!.shape.slice(0, -2), batchB = bt!.shape.slice(0, -2);
-      const sa = tf.util.sizeFromShape(batchA), sb = tf.util.sizeFromShape(batchB);
-      const m = transposeA ? a!.shape[ra - 1]! : a!.shape[ra - 2]!, k = transposeA ? a!.shape[ra - 2]! : a!.shape[ra - 1]!;
-      const n = transposeB ? bt!.shape[rb - 2]! : bt!.shape[rb - 1]!, kb = transposeB ? bt!.shape[rb - 1]! : bt!.shape[rb - 2]!;
-      if (k !== kb) {
-        throw new Error(`Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a!.shape} and ${bt!.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
-      }
-      const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
-      const flatOk = sa === sb || sa === 1 || sb === 1;
-      const outShape = [...batchShape, m, n];
-      const bias3 = bias ? biasShape3(bias.shape, batchShape, m, n) : undefined;
-      if (!flatOk || k === 0 || (bias && !bias3)) return fallback(args);
-      const y = new Float32Array(tf.util.sizeFromShape(outShape));
-      if (y.length > 0) {
-        const as3 = transposeA ? [sa, k, m] : [sa, m, k], bs3 = transposeB ? [sb, n, k] : [sb, k, n];
-        call(name, () => b.addon.matmul(b.f32(a!), as3, b.f32(bt!), bs3, y, [Math.max(sa, sb), m, n], transposeA, transposeB,
-          bias ? b.f32(bias) : null, bias3 ?? null, act, leakyreluAlpha ?? 0.2));
-      }
-      return b.out(outShape, y);
-    },
-  };
+  return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
+    const { a, b: bt, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as MatMulAttrs;
+    const act = fused ? activationCode(activation ?? 'linear') : 0;
+    const ra = a!.shape.length, rb = bt!.shape.length;
+    if (act === undefined || preluActivationWeights || a!.dtype !== 'float32' || bt!.dtype !== 'float32' || (bias && bias.dtype !== 'float32')) {
+      return cpu();
+    }
+    const batchA = a!.shape.slice(0, -2), batchB = bt!.shape.slice(0, -2);
+    const sa = tf.util.sizeFromShape(batchA), sb = tf.util.sizeFromShape(batchB);
+    const m = transposeA ? a!.shape[ra - 1]! : a!.shape[ra - 2]!, k = transposeA ? a!.shape[ra - 2]! : a!.shape[ra - 1]!;
+    const n = transposeB ? bt!.shape[rb - 2]! : bt!.shape[rb - 1]!, kb = transposeB ? bt!.shape[rb - 1]! : bt!.shape[rb - 2]!;
+    if (k !== kb) {
+      throw new Error(`Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a!.shape} and ${bt!.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+    }
+    const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
+    const flatOk = sa === sb || sa === 1 || sb === 1;
+    const outShape = [...batchShape, m, n];
+    const bias3 = bias ? biasShape3(bias.shape, batchShape, m, n) : undefined;
+    if (!flatOk || k === 0 || (bias && !bias3)) return cpu();
+    const y = new Float32Array(tf.util.sizeFromShape(outShape));
+    if (y.length > 0) {
+      const as3 = transposeA ? [sa, k, m] : [sa, m, k], bs3 = transposeB ? [sb, n, k] : [sb, k, n];
+      call(name, () => b.addon.matmul(b.f32(a!), as3, b.f32(bt!), bs3, y, [Math.max(sa, sb), m, n], transposeA, transposeB,
+        bias ? b.f32(bias) : null, bias3 ?? null, act, leakyreluAlpha ?? 0.2));
+    }
+    return b.out(outShape, y);
+  });
 }
 
 /** The matrix-multiplication kernels the addon runs. */

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuKernel, nativeOf, type NativeBackend } from '../backend.js';
+import { nativeKernel, type NativeBackend } from '../backend.js';
 import { call } from '../errors.js';
 
 const OPS: [string, number, string][] = [[tf.Sum, 0, 'axis'], [tf.Mean, 1, 'axis'], [tf.Max, 2, 'reductionIndices'], [tf.Min, 3, 'axis'], [tf.Prod, 4, 'axis']];
@@ -38,22 +38,15 @@ function reduceOne(b: NativeBackend, name: string, op: number, x: tf.TensorInfo,
 }
 
 function reduction(name: string, op: number, axisAttr: string): tf.KernelConfig {
-  const fallback = cpuKernel(name);
-  return {
-    kernelName: name,
-    backendName: 'native',
-    kernelFunc: (args) => {
-      const b = nativeOf(args.backend);
-      const x = args.inputs['x']!;
-      const attrs = args.attrs as Record<string, unknown>;
-      const axes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape).sort((p, q) => p - q);
-      // Empty inputs and empty reductions follow tfjs-backend-cpu exactly (identities, NaN means).
-      if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) === 0) return fallback(args);
-      const keep = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-      const outShape = attrs['keepDims'] ? keep : x.shape.filter((_, i) => !axes.includes(i));
-      return b.out(outShape, reduceOne(b, name, op, x, axes));
-    },
-  };
+  return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
+    const x = inputs['x']!;
+    const axes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape).sort((p, q) => p - q);
+    // Empty inputs and empty reductions follow tfjs-backend-cpu exactly (identities, NaN means).
+    if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) === 0) return cpu();
+    const keep = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const outShape = attrs['keepDims'] ? keep : x.shape.filter((_, i) => !axes.includes(i));
+    return b.out(outShape, reduceOne(b, name, op, x, axes));
+  });
 }
 
 /** The reduction kernels the addon runs. */
