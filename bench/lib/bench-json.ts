@@ -124,7 +124,7 @@ export interface Measurement {
 }
 
 /** One case of the JSON. */
-export interface BenchCaseResult {
+export interface BenchCaseResult extends Omit<Measurement, 'ms'> {
   name: CaseName;
   /** Our median on the main backend, ms (null: not run, see `note`). */
   ms: number | null;
@@ -135,14 +135,6 @@ export interface BenchCaseResult {
   speedups: Partial<Record<BaselineName, number>>;
   /** The issue's target, and whether this run met it (null: a side is missing). */
   target?: { baseline: BaselineName; maxRatio: number; ratio: number | null; met: boolean | null };
-  minMs?: number | null;
-  reps?: number;
-  warmup?: number;
-  note?: string;
-  loadAvg?: number;
-  gflop?: number | null;
-  maxAbsDiff?: number | null;
-  profile?: KernelStat[];
 }
 
 /** The file `pnpm bench --json FILE` writes. */
