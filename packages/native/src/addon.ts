@@ -24,8 +24,10 @@ export type Dims = readonly number[];
  * ```
  */
 export interface Addon {
-  info(): { onednn: string; isa: string; threads: number; runtime: string };
+  info(): { onednn: string; isa: string; threads: number; runtime: string; precision: 'fp32' | 'bf16' };
   setThreads(n: number): void;
+  /** Compute precision of convolutions and matmuls; `bf16` needs AVX512-BF16 or AMX. */
+  setPrecision(p: 'fp32' | 'bf16'): void;
   memory(): { bytes: number; peakBytes: number };
   conv2d(x: Float32Array, xs: Dims, w: Float32Array, ws: Dims, y: Float32Array, ys: Dims, strides: Dims, dilations: Dims, pads: Dims,
     bias: Float32Array | null, activation: number, alpha: number, depthwise: boolean, packId: number): void;
@@ -36,7 +38,7 @@ export interface Addon {
   conv2dBackpropFilter(x: Float32Array, xs: Dims, dy: Float32Array, dys: Dims, dw: Float32Array, ws: Dims, strides: Dims, dilations: Dims,
     pads: Dims, depthwise: boolean): void;
   matmul(a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims, transposeA: boolean, transposeB: boolean,
-    bias: Float32Array | null, biasShape: Dims | null, activation: number, alpha: number): void;
+    bias: Float32Array | null, biasShape: Dims | null, activation: number, alpha: number, packIdB: number): void;
   binary(op: number, a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims): void;
   unary(alg: number, alpha: number, beta: number, x: Float32Array, y: Float32Array): void;
   softmax(x: Float32Array, rows: number, cols: number, y: Float32Array): void;

@@ -47,8 +47,8 @@ d('native engine', () => {
     expect(codeOf(() => a.conv2d(f(16), [1, 4, 4, 1], f(9), [3, 3, 2, 1], f(16), [1, 4, 4, 1], [1, 1], [1, 1], [1, 1, 1, 1], null, 0, 0, false, 0))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.conv2d(f(16), [1, 4, 4, 1], f(9), [3, 3, 1, 1], f(16), [1, 4, 4, 1], [0, 1], [1, 1], [1, 1, 1, 1], null, 0, 0, false, 0))).toBe('E_NATIVE_ARG');
     expect(codeOf(() => a.conv2d(f(16), [1, 4, 4, 1], f(9), [3, 3, 1, 1], f(16), [1, 4, 4, 1], [1, 1], [1, 1], [1, 1, 1, 1], null, 99, 0, false, 0))).toBe('E_NATIVE_ARG');
-    expect(codeOf(() => a.matmul(new Int32Array(4) as unknown as Float32Array, [1, 2, 2], f(4), [1, 2, 2], f(4), [1, 2, 2], false, false, null, null, 0, 0))).toBe('E_NATIVE_DTYPE');
-    expect(codeOf(() => a.matmul(f(6), [1, 2, 3], f(4), [1, 2, 2], f(4), [1, 2, 2], false, false, null, null, 0, 0))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.matmul(new Int32Array(4) as unknown as Float32Array, [1, 2, 2], f(4), [1, 2, 2], f(4), [1, 2, 2], false, false, null, null, 0, 0, 0))).toBe('E_NATIVE_DTYPE');
+    expect(codeOf(() => a.matmul(f(6), [1, 2, 3], f(4), [1, 2, 2], f(4), [1, 2, 2], false, false, null, null, 0, 0, 0))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.binary(0, f(6), [2, 3], f(4), [2, 2], f(6), [2, 3]))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.binary(42, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3]))).toBe('E_NATIVE_ARG');
     expect(codeOf(() => a.unary(1000, 0, 0, f(3), f(3)))).toBe('E_NATIVE_ARG');
@@ -57,6 +57,7 @@ d('native engine', () => {
     expect(codeOf(() => a.transpose(f(6), [2, 3.5], [1, 0], f(6)))).toBe('E_NATIVE_ARG');
     expect(codeOf(() => a.reduce(0, f(6), 2, 4, 1, f(2)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.softmax(f(6), 2, 3, f(5)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
   });
 
   it('counts its own bytes, and repeated work leaves tensors, bytes and addon bytes where they were', async () => {

@@ -160,6 +160,28 @@ reduceCases.push({ name: 'sum empty', shapes: [[0, 3]], fn: (x) => tf.sum(x!, 0)
 // tfjs-core's Node entry registers no gradients (semedit's initBackend does; this package does not depend on it).
 await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
+/**
+ * bf16 compute (opt-in): convolutions and matmuls with bf16 inputs and weights, fp32 accumulation and outputs.
+ * Tolerance, measured: the largest error relative to the output's largest magnitude stays below 1e-2 (bf16 keeps
+ * 8 significant bits; typical figures here are 2e-3 to 5e-3).
+ */
+const bf16Cases: Case[] = [
+  { name: 'conv 3x3 bf16', shapes: [[2, 9, 7, 32], [3, 3, 32, 24]], fn: (x, w) => tf.conv2d(t4(x!), t4(w!), 1, 'same') },
+  { name: 'fused conv bias relu bf16', shapes: [[1, 8, 8, 16], [3, 3, 16, 8], [8]], fn: (x, w, b) => tf.fused.conv2d({ x: t4(x!), filter: t4(w!), strides: 1, pad: 'same', bias: b, activation: 'relu' }) },
+  { name: 'matmul bf16', shapes: [[64, 96], [96, 48]], fn: (a, b) => tf.matMul(a!, b!) },
+  { name: 'batched matmul transposeB bf16', shapes: [[2, 33, 40], [2, 17, 40]], fn: (a, b) => tf.matMul(a!, b!, false, true) },
+];
+
+async function checkBf16(c: Case): Promise<number> {
+  const ref = await runOn('cpu', c);
+  const got = await runOn('native', c);
+  const r = ref[0]!.values, g = got[0]!.values;
+  let peak = 0, worst = 0;
+  for (let i = 0; i < r.length; i++) peak = Math.max(peak, Math.abs(r[i]!));
+  for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(r[i]! - g[i]!) / peak);
+  return worst;
+}
+
 d('native kernels match tfjs-backend-cpu', () => {
   registerNativeBackend();
   for (const [group, cases] of [['conv', convCases], ['matmul', matmulCases], ['binary', binaryCases], ['unary', unaryCases], ['softmax/transpose', otherCases], ['reduce', reduceCases]] as const) {
@@ -167,4 +189,20 @@ d('native kernels match tfjs-backend-cpu', () => {
       for (const c of cases) it(c.name, () => check(c));
     });
   }
+  const hasBf16 = registerNativeBackend().isa.includes('bf16') || registerNativeBackend().isa.includes('amx');
+  describe.skipIf(!hasBf16)('bf16 compute, against fp32 on cpu', () => {
+    for (const c of bf16Cases) {
+      it(c.name, async () => {
+        registerNativeBackend({ precision: 'bf16' });
+        try {
+          const err = await checkBf16(c);
+          console.log(`${c.name}: max error / max |output| = ${err.toExponential(2)}`);
+          expect(err).toBeLessThan(1e-2);
+          expect(err).toBeGreaterThan(0); // it did compute in bf16
+        } finally {
+          registerNativeBackend({ precision: 'fp32' });
+        }
+      });
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { loadAddon } from './addon.js';
 import { NATIVE, NativeBackend } from './backend.js';
-import { NativeUnavailableError } from './errors.js';
+import { call, NativeUnavailableError } from './errors.js';
 import { ATTENTION_KERNELS } from './kernels/attention.js';
 import { CONV_KERNELS } from './kernels/conv.js';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.js';
@@ -32,6 +32,8 @@ export interface NativeInfo {
   isa: string;
   /** Compute threads. */
   threads: number;
+  /** Compute precision of convolutions and matmuls (`fp32`, or the opt-in `bf16`). */
+  precision: 'fp32' | 'bf16';
   /** Kernels the addon runs (float32; other dtypes and layouts inside them use tfjs-backend-cpu's code). */
   nativeKernels: string[];
   /** Kernels registered from tfjs-backend-cpu's JavaScript code. */
@@ -46,19 +48,24 @@ let registered: { kernels: string[]; js: string[] } | undefined;
  * Loads the addon, sets its thread count and registers the `native` backend (once; later calls update the thread
  * count). Does not make it the active backend: `tf.setBackend('native')` (or semedit's `initBackend`) does.
  *
- * @param opts `threads`: compute threads (default: `SEMEDIT_THREADS`, else the physical cores)
- * @throws NativeUnavailableError when the addon is not built or does not load
+ * @param opts `threads`: compute threads (default: `SEMEDIT_THREADS`, else `OMP_NUM_THREADS`, else the physical
+ *   cores); `precision`: `fp32` (default) or `bf16` (default: `SEMEDIT_PRECISION`): convolutions and matmuls take
+ *   bf16 inputs and weights with fp32 accumulation and outputs, on CPUs with AVX512-BF16 or AMX
+ * @throws NativeUnavailableError when the addon is not built or does not load; NativeKernelError
+ *   (`E_NATIVE_UNSUPPORTED`, `E_NATIVE_ARG`) for a precision this CPU or the addon does not have
  * @example
  * ```ts
  * registerNativeBackend({ threads: 2 });
  * await tf.setBackend('native');
  * ```
  */
-export function registerNativeBackend(opts: { threads?: number } = {}): NativeInfo {
+export function registerNativeBackend(opts: { threads?: number; precision?: 'fp32' | 'bf16' } = {}): NativeInfo {
   const load = loadAddon();
   if ('reason' in load) throw new NativeUnavailableError(load.reason);
   const { addon } = load;
   addon.setThreads(opts.threads ?? defaultThreads());
+  const precision = opts.precision ?? (process.env['SEMEDIT_PRECISION'] || 'fp32');
+  call('setPrecision', () => addon.setPrecision(precision as 'fp32' | 'bf16'));
   if (!registered) {
     const kernels = [...CONV_KERNELS, ...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...ATTENTION_KERNELS, ...NORM_KERNELS];
     const own = new Set(kernels.map((k) => k.kernelName));
@@ -77,9 +84,10 @@ export function registerNativeBackend(opts: { threads?: number } = {}): NativeIn
     onednn: i.onednn,
     isa: i.isa,
     threads: i.threads,
+    precision: i.precision,
     nativeKernels: registered.kernels,
     jsKernels: registered.js,
-    detail: `@semedit/native: oneDNN ${i.onednn} (${i.isa}), ${i.threads} thread${i.threads === 1 ? '' : 's'}`,
+    detail: `@semedit/native: oneDNN ${i.onednn} (${i.isa}), ${i.threads} thread${i.threads === 1 ? '' : 's'}${i.precision === 'bf16' ? ', bf16 compute' : ''}`,
   };
 }
 

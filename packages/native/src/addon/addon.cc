@@ -27,6 +27,11 @@ void countAlloc(int64_t bytes) {
   }
 }
 int64_t allocatedBytes() { return g_bytes.load(); }
+
+bool& bf16Compute() {
+  static bool on = false;
+  return on;
+}
 int64_t peakBytes() { return g_peak.load(); }
 
 void fail(Napi::Env env, const std::string& kernel, const std::string& what, const char* code) {
@@ -132,6 +137,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   }()));
   o.Set("threads", Napi::Number::New(env, omp_get_max_threads()));
   o.Set("runtime", Napi::String::New(env, "openmp"));
+  o.Set("precision", Napi::String::New(env, bf16Compute() ? "bf16" : "fp32"));
   return o;
 }
 
@@ -139,6 +145,20 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int64_t n = intArg(info, 0, "setThreads", "threads");
   if (n < 1 || n > 1024) fail(info.Env(), "setThreads", "threads must be in [1, 1024], got " + std::to_string(n), "E_NATIVE_ARG");
   omp_set_num_threads(int(n));
+  return info.Env().Undefined();
+}
+
+// setPrecision('fp32' | 'bf16'): bf16 needs a CPU with AVX512-BF16 (or AMX).
+Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) fail(info.Env(), "setPrecision", "precision must be 'fp32' or 'bf16'");
+  std::string p = info[0].As<Napi::String>().Utf8Value();
+  if (p != "fp32" && p != "bf16") fail(info.Env(), "setPrecision", "unknown precision '" + p + "' (fp32, bf16)");
+  if (p == "bf16") {
+    auto isa = dnnl::get_effective_cpu_isa();
+    if (isa != dnnl::cpu_isa::avx512_core_bf16 && isa != dnnl::cpu_isa::avx512_core_amx)
+      fail(info.Env(), "setPrecision", "bf16 compute needs a CPU with AVX512-BF16 or AMX", "E_NATIVE_UNSUPPORTED");
+  }
+  bf16Compute() = p == "bf16";
   return info.Env().Undefined();
 }
 
@@ -154,6 +174,8 @@ Napi::Object InitImpl(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("memory", Napi::Function::New(env, Memory));
+  exports.Set("setPrecision", Napi::Function::New(env, SetPrecision));
+  registerPack(env, exports);
   registerConv(env, exports);
   registerMatmul(env, exports);
   registerEltwise(env, exports);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -96,6 +97,26 @@ void execute(const PD& pd, std::unordered_map<int, dnnl::memory> args) {
   cpuStream().wait();
 }
 
+// Data reordered into another layout for one call (counted while it lives).
+struct Reordered {
+  dnnl::memory mem;
+  std::vector<char> storage;
+  Reordered(const dnnl::memory::desc& want, const dnnl::memory::desc& have, void* data);
+  ~Reordered();
+};
+
+// Which use of a tensor a kept layout is for.
+enum PackPass { PACK_CONV_FORWARD = 0, PACK_CONV_BACKWARD_DATA = 1, PACK_MATMUL_B = 2, PACK_PASSES = 3 };
+
+// `have` (at `data`) in layout `want`: the kept copy for (id, pass), made now if needed (id > 0), or a per-call
+// reorder held by `temp` (id 0), or the data itself when the layouts agree.
+dnnl::memory packedWeights(int64_t id, int pass, const dnnl::memory::desc& want, const dnnl::memory::desc& have, void* data,
+                           std::unique_ptr<Reordered>& temp);
+
+// Whether convolutions and matmuls compute in bf16 (fp32 accumulation, fp32 outputs); set by setPrecision.
+bool& bf16Compute();
+
+void registerPack(Napi::Env env, Napi::Object exports);
 void registerConv(Napi::Env env, Napi::Object exports);
 void registerMatmul(Napi::Env env, Napi::Object exports);
 void registerEltwise(Napi::Env env, Napi::Object exports);

@@ -50,60 +50,9 @@ ConvGeom geometry(const Napi::CallbackInfo& info, const std::string& k, const di
 // selects oneDNN's direct JIT kernels instead of im2col + GEMM, and the filter is reordered into it per call.
 md anyWeights(const ConvGeom& g) { return md(g.wei(), dt::f32, tag::any); }
 
-// A buffer in layout `want` holding `have` (a reorder), or `have` itself when the layouts agree. Counted.
-struct Reordered {
-  dnnl::memory mem;
-  std::vector<char> storage;
-  Reordered(const md& want, const md& have, void* data) {
-    if (want == have) {
-      mem = dnnl::memory(have, cpuEngine(), data);
-      return;
-    }
-    storage.resize(want.get_size());
-    countAlloc(int64_t(storage.size()));
-    mem = dnnl::memory(want, cpuEngine(), storage.data());
-    dnnl::memory src(have, cpuEngine(), data);
-    dnnl::reorder(src, mem).execute(cpuStream(), src, mem);
-    cpuStream().wait();
-  }
-  ~Reordered() { countAlloc(-int64_t(storage.size())); }
-};
-
-// Filters reordered once and kept, by the id the JavaScript side gives a filter tensor (0: do not keep) and the
-// pass (forward, backward data), until release(id) when the tensor is disposed.
-struct Packed {
-  md desc;
-  std::vector<char> storage;
-  ~Packed() { countAlloc(-int64_t(storage.size())); }
-};
-std::unordered_map<int64_t, std::unique_ptr<Packed>>& packedCache() {
-  static std::unordered_map<int64_t, std::unique_ptr<Packed>> cache;
-  return cache;
-}
-
-// The filter in layout `want`: from the cache, or reordered (and kept when `id` > 0).
-dnnl::memory packedWeights(int64_t id, int pass, const md& want, const md& have, void* data, std::unique_ptr<Reordered>& temp) {
-  if (want == have) return dnnl::memory(have, cpuEngine(), data);
-  if (id <= 0) {
-    temp = std::make_unique<Reordered>(want, have, data);
-    return temp->mem;
-  }
-  auto& slot = packedCache()[id * 2 + pass];
-  if (!slot || !(slot->desc == want)) {
-    auto p = std::make_unique<Packed>();
-    p->desc = want;
-    p->storage.resize(want.get_size());
-    countAlloc(int64_t(p->storage.size()));
-    dnnl::memory src(have, cpuEngine(), data), dst(want, cpuEngine(), p->storage.data());
-    dnnl::reorder(src, dst).execute(cpuStream(), src, dst);
-    cpuStream().wait();
-    slot = std::move(p);
-  }
-  return dnnl::memory(want, cpuEngine(), slot->storage.data());
-}
-
-dnnl::convolution_forward::primitive_desc forwardPd(const ConvGeom& g, bool bias, const dnnl::primitive_attr& attr) {
-  md src(g.src(), dt::f32, tag::nhwc), wei = anyWeights(g), dst(g.dst(), dt::f32, tag::nhwc);
+// `compute`: the data type of src and weights (bf16 with bf16Compute(); dst, bias and accumulation stay f32).
+dnnl::convolution_forward::primitive_desc forwardPd(const ConvGeom& g, bool bias, const dnnl::primitive_attr& attr, dt compute = dt::f32) {
+  md src(g.src(), compute, tag::nhwc), wei(g.wei(), compute, tag::any), dst(g.dst(), dt::f32, tag::nhwc);
   auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, wei,
                                                      md({g.oc}, dt::f32, tag::a), dst, g.strides(), g.dil(), g.padL(), g.padR())
                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, wei, dst,
@@ -129,10 +78,11 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
     dnnl::post_ops ops;
     if (!appendActivation(ops, act, alpha)) fail(info.Env(), k, "unknown activation code " + std::to_string(act));
     attr.set_post_ops(ops);
-    auto pd = forwardPd(g, b != nullptr, attr);
+    auto pd = forwardPd(g, b != nullptr, attr, bf16Compute() ? dt::bf16 : dt::f32);
+    Reordered src(pd.src_desc(), md(g.src(), dt::f32, tag::nhwc), x);
     std::unique_ptr<Reordered> temp;
-    dnnl::memory wei = packedWeights(packId, 0, pd.weights_desc(), md(g.wei(), dt::f32, g.weiTag()), w, temp);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(pd.src_desc(), cpuEngine(), x)},
+    dnnl::memory wei = packedWeights(packId, PACK_CONV_FORWARD, pd.weights_desc(), md(g.wei(), dt::f32, g.weiTag()), w, temp);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src.mem},
                                                {DNNL_ARG_WEIGHTS, wei},
                                                {DNNL_ARG_DST, dnnl::memory(pd.dst_desc(), cpuEngine(), y)}};
     if (b) args[DNNL_ARG_BIAS] = dnnl::memory(pd.bias_desc(), cpuEngine(), b);
@@ -157,7 +107,7 @@ Napi::Value BackpropInput(const Napi::CallbackInfo& info) {
     dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, src, anyWeights(g), dst, g.strides(), g.dil(), g.padL(), g.padR());
     dnnl::convolution_backward_data::primitive_desc pd(desc, userScratchpad(), cpuEngine(), hint);
     std::unique_ptr<Reordered> temp;
-    dnnl::memory wei = packedWeights(packId, 1, pd.weights_desc(), md(g.wei(), dt::f32, g.weiTag()), w, temp);
+    dnnl::memory wei = packedWeights(packId, PACK_CONV_BACKWARD_DATA, pd.weights_desc(), md(g.wei(), dt::f32, g.weiTag()), w, temp);
     execute<dnnl::convolution_backward_data>(pd, {{DNNL_ARG_DIFF_DST, dnnl::memory(pd.diff_dst_desc(), cpuEngine(), dy)},
                                                                 {DNNL_ARG_WEIGHTS, wei},
                                                                 {DNNL_ARG_DIFF_SRC, dnnl::memory(pd.diff_src_desc(), cpuEngine(), dx)}});
@@ -196,18 +146,9 @@ Napi::Value BackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// release(packId): drops the filter layouts kept for that id.
-Napi::Value Release(const Napi::CallbackInfo& info) {
-  int64_t id = intArg(info, 0, "release", "packId");
-  packedCache().erase(id * 2);
-  packedCache().erase(id * 2 + 1);
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void registerConv(Napi::Env env, Napi::Object exports) {
-  exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("conv2d", Napi::Function::New(env, Conv2D));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, BackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, BackpropFilter));

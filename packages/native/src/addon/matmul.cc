@@ -14,7 +14,8 @@ md operand(int64_t batch, int64_t rows, int64_t cols, bool transposed) {
 }
 
 // matmul(a, aShape[3], b, bShape[3], y, yShape[3], transposeA, transposeB, bias | null, biasShape[3] | null,
-//        activation, alpha). Shapes are as stored; y is [max(batchA, batchB), M, N].
+//        activation, alpha, packIdB). Shapes are as stored; y is [max(batchA, batchB), M, N]. With bf16Compute(),
+// a and b are converted to bf16 (b kept converted under packIdB when > 0); y, bias and accumulation stay f32.
 Napi::Value MatMul(const Napi::CallbackInfo& info) {
   const std::string k = "BatchMatMul";
   dims_t as = dimsArg(info, 1, k, "aShape", 3), bs = dimsArg(info, 3, k, "bShape", 3), ys = dimsArg(info, 5, k, "yShape", 3);
@@ -44,6 +45,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   }
   int64_t act = intArg(info, 10, k, "activation");
   float alpha = float(numArg(info, 11, k, "alpha"));
+  int64_t packId = intArg(info, 12, k, "packIdB");
   if (batch == 0 || m == 0 || n == 0) return info.Env().Undefined();
   if (ka == 0) fail(info.Env(), k, "the inner dimension is empty (handled by the caller)", "E_NATIVE_SHAPE");
   guarded(info.Env(), k, [&] {
@@ -52,11 +54,17 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     if (!appendActivation(ops, act, alpha)) fail(info.Env(), k, "unknown activation code " + std::to_string(act));
     attr.set_post_ops(ops);
     md amd = operand(as[0], m, ka, ta), bmd = operand(bs[0], kb, n, tb), ymd({batch, m, n}, dt::f32, {m * n, n, 1});
-    auto desc = bias ? dnnl::matmul::desc(amd, bmd, md(biasShape, dt::f32, {biasShape[1] * biasShape[2], biasShape[2], 1}), ymd)
-                     : dnnl::matmul::desc(amd, bmd, ymd);
+    const bool half = bf16Compute();
+    md acmp = half ? md({as[0], m, ka}, dt::bf16, dnnl::memory::format_tag::abc) : amd;
+    md bcmp = half ? md({bs[0], kb, n}, dt::bf16, dnnl::memory::format_tag::any) : bmd;
+    auto desc = bias ? dnnl::matmul::desc(acmp, bcmp, md(biasShape, dt::f32, {biasShape[1] * biasShape[2], biasShape[2], 1}), ymd)
+                     : dnnl::matmul::desc(acmp, bcmp, ymd);
     dnnl::matmul::primitive_desc pd(desc, attr, cpuEngine());
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(amd, cpuEngine(), a)},
-                                               {DNNL_ARG_WEIGHTS, dnnl::memory(bmd, cpuEngine(), b)},
+    Reordered src(pd.src_desc(), amd, a);
+    std::unique_ptr<Reordered> temp;
+    dnnl::memory wei = half ? packedWeights(packId, PACK_MATMUL_B, pd.weights_desc(), bmd, b, temp) : dnnl::memory(bmd, cpuEngine(), b);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src.mem},
+                                               {DNNL_ARG_WEIGHTS, wei},
                                                {DNNL_ARG_DST, dnnl::memory(ymd, cpuEngine(), y)}};
     if (bias) args[DNNL_ARG_BIAS] = dnnl::memory(pd.bias_desc(), cpuEngine(), bias);
     execute<dnnl::matmul>(pd, std::move(args));
