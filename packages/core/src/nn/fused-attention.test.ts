@@ -65,7 +65,7 @@ d('fused attention (native) matches the reference on cpu', () => {
     });
   }
 
-  it('is bypassed when a hook watches the probabilities, which the hook then sees in full', async () => {
+  it('is bypassed when a hook watches the probabilities, which the hook then sees in full, or when SEMEDIT_FUSED_ATTENTION=0', async () => {
     await initBackend({ backend: 'native' });
     const seen: number[][] = [];
     const prof = await tf.profile(() => {
@@ -79,5 +79,12 @@ d('fused attention (native) matches the reference on cpu', () => {
       return scaledDotProductAttention(q, q, q, { heads: 2 });
     });
     expect(plain.kernelNames).toContain(FUSED_ATTENTION);
+    process.env['SEMEDIT_FUSED_ATTENTION'] = '0';
+    try {
+      expect(hasFusedAttention()).toBe(false);
+    } finally {
+      delete process.env['SEMEDIT_FUSED_ATTENTION'];
+    }
+    expect(hasFusedAttention()).toBe(true);
   });
 });

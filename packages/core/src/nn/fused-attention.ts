@@ -30,7 +30,8 @@ export const FUSED_ATTENTION = 'SemeditAttention';
 export const FUSED_ATTENTION_BIAS = 'SemeditAttentionBias';
 
 /**
- * Whether the active backend provides {@link FUSED_ATTENTION}.
+ * Whether the active backend provides {@link FUSED_ATTENTION} (and `SEMEDIT_FUSED_ATTENTION` is not `0`, which
+ * turns it off: every layer then runs the chunked path that hooks use).
  *
  * @example
  * ```ts
@@ -38,6 +39,7 @@ export const FUSED_ATTENTION_BIAS = 'SemeditAttentionBias';
  * ```
  */
 export function hasFusedAttention(): boolean {
+  if (process.env['SEMEDIT_FUSED_ATTENTION'] === '0') return false;
   const b = tf.getBackend();
   return tf.getKernel(FUSED_ATTENTION, b) !== undefined && tf.getKernel(FUSED_ATTENTION_BIAS, b) !== undefined;
 }
