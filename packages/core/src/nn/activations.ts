@@ -28,7 +28,34 @@ export function silu<T extends tf.Tensor>(x: T): T {
  * ```
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  if (x.dtype === 'float32' && tf.getKernel(FUSED_GELU, tf.getBackend())) {
+    if (!tf.getGradient(FUSED_GELU)) tf.registerGradient({ kernelName: FUSED_GELU, inputsToSave: ['x'], gradFunc: geluGrad });
+    return tf.engine().runKernel(FUSED_GELU, { x }) as T;
+  }
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/**
+ * The kernel name under which a backend may provide the exact GELU in one pass (semedit's `native` engine does);
+ * {@link gelu} uses it when present.
+ *
+ * @example
+ * ```ts
+ * tf.getKernel(FUSED_GELU, 'native') !== undefined; // true
+ * ```
+ */
+export const FUSED_GELU = 'SemeditGelu';
+
+/** d gelu / dx = Φ(x) + x φ(x). */
+function geluGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): Record<string, () => tf.Tensor> {
+  const [x] = saved as [tf.Tensor];
+  return {
+    x: () => {
+      const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+      return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(x, pdf)));
+    },
+  };
 }
 
 /**

@@ -12,7 +12,7 @@
 namespace semedit {
 namespace {
 
-constexpr int64_t QUERY_BLOCK = 64;
+constexpr int64_t QUERY_BLOCK = 128;
 
 // attention(q, k, v, bias | null, biasRows, B, Nq, Nk, C, heads, scale, y): q [B, Nq, C], k and v [B, Nk, C],
 // bias [biasRows (1 or B), Nq, Nk], y [B, Nq, C].

@@ -115,7 +115,7 @@ const dnnl::algorithm UNARY_ALGS[] = {dnnl::algorithm::eltwise_relu,     dnnl::a
                                       dnnl::algorithm::eltwise_square,   dnnl::algorithm::eltwise_abs,      dnnl::algorithm::eltwise_sqrt,
                                       dnnl::algorithm::eltwise_linear,   dnnl::algorithm::eltwise_soft_relu, dnnl::algorithm::eltwise_logistic,
                                       dnnl::algorithm::eltwise_exp,      dnnl::algorithm::eltwise_log,      dnnl::algorithm::eltwise_clip,
-                                      dnnl::algorithm::eltwise_pow};
+                                      dnnl::algorithm::eltwise_pow,      dnnl::algorithm::eltwise_gelu_erf};
 
 // unary(alg, alpha, beta, x, y): alg indexes UNARY_ALGS, or is -1 for erf.
 Napi::Value Unary(const Napi::CallbackInfo& info) {

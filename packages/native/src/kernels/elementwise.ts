@@ -26,7 +26,7 @@ function binary(name: string, op: number): tf.KernelConfig {
 }
 
 /** The addon's unary codes (`UNARY_ALGS` in src/addon/eltwise.cc, oneDNN eltwise algorithms); -1 is erf. */
-const ALG = { relu: 0, tanh: 1, elu: 2, square: 3, abs: 4, sqrt: 5, linear: 6, softRelu: 7, logistic: 8, exp: 9, log: 10, clip: 11, pow: 12, erf: -1 } as const;
+const ALG = { relu: 0, tanh: 1, elu: 2, square: 3, abs: 4, sqrt: 5, linear: 6, softRelu: 7, logistic: 8, exp: 9, log: 10, clip: 11, pow: 12, geluErf: 13, erf: -1 } as const;
 
 /** tfjs kernel → oneDNN algorithm, alpha, beta (from the attributes where the kernel has some). */
 const UNARY: [string, number, (attrs: Record<string, unknown>) => [number, number]][] = [
@@ -47,6 +47,8 @@ const UNARY: [string, number, (attrs: Record<string, unknown>) => [number, numbe
   [tf.Softplus, ALG.softRelu, () => [0, 0]],
   [tf.ClipByValue, ALG.clip, (a) => [Number(a['clipValueMin']), Number(a['clipValueMax'])]],
   [tf.Erf, ALG.erf, () => [0, 0]],
+  // semedit's own: the exact (erf) GELU, x · Φ(x), in one pass (`FUSED_GELU` in @semedit/core's nn module).
+  ['SemeditGelu', ALG.geluErf, () => [0, 0]],
 ];
 
 function unary(name: string, alg: number, params: (attrs: Record<string, unknown>) => [number, number]): tf.KernelConfig {

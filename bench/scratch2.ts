@@ -1,0 +1,18 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@semedit/core/backend';
+await initBackend({ backend: 'native' });
+const x = tf.randomNormal([8192, 1280]);
+x.dataSync();
+let t = performance.now();
+const y = tf.erf(x);
+console.log('erf kernel', (performance.now() - t).toFixed(0)); t = performance.now();
+y.dataSync();
+console.log('dataSync', (performance.now() - t).toFixed(0)); t = performance.now();
+tf.tidy(() => tf.erf(x));
+console.log('tidy erf', (performance.now() - t).toFixed(0)); t = performance.now();
+tf.tidy(() => tf.erf(x).dataSync());
+console.log('tidy erf dataSync', (performance.now() - t).toFixed(0)); t = performance.now();
+const z = tf.tidy(() => tf.erf(x));
+console.log('tidy erf kept', (performance.now() - t).toFixed(0)); t = performance.now();
+z.dispose();
+console.log('dispose', (performance.now() - t).toFixed(0)); t = performance.now();
