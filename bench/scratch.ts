@@ -1,8 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@semedit/core/backend';
-import { scaledDotProductAttention } from '../packages/core/src/nn/attention.js';
 await initBackend({ backend: 'native' });
-const q = tf.randomNormal([2, 4096, 320]) as tf.Tensor3D, k = tf.randomNormal([2, 4096, 320]) as tf.Tensor3D;
-for (let i = 0; i < 3; i++) { const t = performance.now(); tf.tidy(() => scaledDotProductAttention(q, k, k, { heads: 8 }).dataSync()); console.log('self-attn 64x64', (performance.now() - t).toFixed(0), 'ms'); }
-const x = tf.randomNormal([8192, 1280]);
-for (let i = 0; i < 3; i++) { const t = performance.now(); tf.tidy(() => tf.erf(x).dataSync()); console.log('erf 8192x1280', (performance.now() - t).toFixed(0), 'ms'); }
+const a = tf.randomNormal([8192, 1280]), w = tf.randomNormal([1280, 5120]), bias = tf.zeros([5120]);
+for (let i = 0; i < 4; i++) { const t = performance.now(); const y = tf.fused.matMul({ a, b: w, bias }); y.dataSync(); y.dispose(); console.log('linear 8192x1280x5120', (performance.now() - t).toFixed(0), 'ms', (2 * 8192 * 1280 * 5120 / ((performance.now() - t) / 1000) / 1e9).toFixed(0), 'GFLOPS'); }
