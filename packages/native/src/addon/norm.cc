@@ -3,6 +3,7 @@
 // accumulated in double in two passes (mean, then the centered sum of squares).
 #include "common.h"
 #include <cmath>
+#include <omp.h>
 
 namespace semedit {
 namespace {
@@ -20,36 +21,71 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
   const bool silu = boolArg(info, 8, k, "silu");
   float* y = floatArg(info, 9, k, "y", b * s * c);
   const int64_t cg = c / g, count = s * cg;
+  // Per-channel sums over the positions (contiguous across channels, so the loops vectorize), accumulated in double
+  // per thread over chunks of positions, then combined per group: pass 1 the means, pass 2 the centered squares.
+  const int threads = omp_get_max_threads();
+  const int64_t chunk = std::max<int64_t>(1, (s + threads - 1) / threads);
+  std::vector<double> part(size_t(threads) * size_t(b * c)), mean(size_t(b * g)), rstd(size_t(b * g)), meanC(size_t(b * c));
+  auto channelSums = [&](bool centered) {
+    std::fill(part.begin(), part.end(), 0.0);
 #pragma omp parallel for schedule(static) if (b * s * c > (1 << 17))
-  for (int64_t t = 0; t < b * g; ++t) {
-    const int64_t row = t / g, grp = t % g;
-    const float* xb = x + row * s * c + grp * cg;
-    double sum = 0;
-    for (int64_t p = 0; p < s; ++p) {
-      const float* xp = xb + p * c;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < cg; ++j) sum += xp[j];
-    }
-    const double mean = count ? sum / double(count) : 0;
-    double sq = 0;
-    for (int64_t p = 0; p < s; ++p) {
-      const float* xp = xb + p * c;
-#pragma omp simd reduction(+ : sq)
-      for (int64_t j = 0; j < cg; ++j) {
-        const double dv = double(xp[j]) - mean;
-        sq += dv * dv;
+    for (int t = 0; t < threads; ++t) {
+      double* acc = part.data() + size_t(t) * size_t(b * c);
+      for (int64_t row = 0; row < b; ++row) {
+        const double* mrow = meanC.data() + row * c;
+        for (int64_t p = t * chunk; p < std::min(s, (t + 1) * chunk); ++p) {
+          const float* xp = x + (row * s + p) * c;
+          double* ap = acc + row * c;
+          if (centered) {
+            for (int64_t j = 0; j < c; ++j) {
+              const double dv = double(xp[j]) - mrow[j];
+              ap[j] += dv * dv;
+            }
+          } else {
+#pragma omp simd
+            for (int64_t j = 0; j < c; ++j) ap[j] += xp[j];
+          }
+        }
       }
     }
-    const float m = float(mean), rstd = float(1.0 / std::sqrt((count ? sq / double(count) : 0) + eps));
-    const float* gg = gamma + grp * cg;
-    const float* bb = beta + grp * cg;
-    for (int64_t p = 0; p < s; ++p) {
-      const float* xp = xb + p * c;
-      float* yp = y + row * s * c + p * c + grp * cg;
-      for (int64_t j = 0; j < cg; ++j) {
-        const float v = (xp[j] - m) * rstd * gg[j] + bb[j];
-        yp[j] = silu ? v / (1.f + std::exp(-v)) : v;
+    for (int64_t row = 0; row < b; ++row)
+      for (int64_t grp = 0; grp < g; ++grp) {
+        double sum = 0;
+        for (int t = 0; t < threads; ++t)
+          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) sum += part[size_t(t) * size_t(b * c) + size_t(row * c + j)];
+        if (centered) rstd[row * g + grp] = 1.0 / std::sqrt((count ? sum / double(count) : 0) + eps);
+        else mean[row * g + grp] = count ? sum / double(count) : 0;
       }
+  };
+  channelSums(false);
+  for (int64_t row = 0; row < b; ++row)
+    for (int64_t j = 0; j < c; ++j) meanC[size_t(row * c + j)] = mean[size_t(row * g + j / cg)];
+  channelSums(true);
+  // Pass 3: y = (x - mean) · rstd · gamma + beta, as a per-(row, channel) scale and shift, then SiLU.
+  std::vector<float> scale(size_t(b * c)), shift(size_t(b * c));
+  for (int64_t row = 0; row < b; ++row)
+    for (int64_t j = 0; j < c; ++j) {
+      const double r = rstd[row * g + j / cg];
+      scale[row * c + j] = float(r * gamma[j]);
+      shift[row * c + j] = float(beta[j] - mean[row * g + j / cg] * r * gamma[j]);
+    }
+#pragma omp parallel for schedule(static) if (b * s * c > (1 << 17))
+  for (int64_t rp = 0; rp < b * s; ++rp) {
+    const int64_t row = rp / s;
+    const float* xp = x + rp * c;
+    float* yp = y + rp * c;
+    const float* sc = scale.data() + row * c;
+    const float* sh = shift.data() + row * c;
+    if (silu) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) {
+        const float v = xp[j] * sc[j] + sh[j];
+        const float e = v >= 0.f ? expNonPositive(-v) : 1.f / expNonPositive(v);  // exp(-v)
+        yp[j] = v / (1.f + e);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) yp[j] = xp[j] * sc[j] + sh[j];
     }
   }
   return info.Env().Undefined();
