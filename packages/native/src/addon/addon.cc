@@ -3,6 +3,9 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl_version.h>
 #include <sstream>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
 
 namespace semedit {
 
@@ -19,6 +22,21 @@ dnnl::stream& cpuStream() {
   static dnnl::stream s(cpuEngine());
   return s;
 }
+
+#if defined(__x86_64__) || defined(_M_X64)
+FlushDenormals::FlushDenormals() : saved(_mm_getcsr()) { _mm_setcsr(saved | 0x8040); }
+FlushDenormals::~FlushDenormals() { _mm_setcsr(saved); }
+void flushDenormalsOnWorkers() {
+  const unsigned master = _mm_getcsr();
+#pragma omp parallel
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+  _mm_setcsr(master);
+}
+#else
+FlushDenormals::FlushDenormals() : saved(0) {}
+FlushDenormals::~FlushDenormals() {}
+void flushDenormalsOnWorkers() {}
+#endif
 
 void countAlloc(int64_t bytes) {
   int64_t now = g_bytes.fetch_add(bytes) + bytes;
@@ -145,6 +163,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int64_t n = intArg(info, 0, "setThreads", "threads");
   if (n < 1 || n > 1024) fail(info.Env(), "setThreads", "threads must be in [1, 1024], got " + std::to_string(n), "E_NATIVE_ARG");
   omp_set_num_threads(int(n));
+  flushDenormalsOnWorkers();
   return info.Env().Undefined();
 }
 

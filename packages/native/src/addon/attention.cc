@@ -17,6 +17,7 @@ constexpr int64_t QUERY_BLOCK = 128;
 // attention(q, k, v, bias | null, biasRows, B, Nq, Nk, C, heads, scale, y): q [B, Nq, C], k and v [B, Nk, C],
 // bias [biasRows (1 or B), Nq, Nk], y [B, Nq, C].
 Napi::Value Attention(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
   const std::string k = "Attention";
   int64_t b = intArg(info, 5, k, "batch"), nq = intArg(info, 6, k, "queries"), nk = intArg(info, 7, k, "keys");
   int64_t c = intArg(info, 8, k, "channels"), heads = intArg(info, 9, k, "heads");

@@ -38,9 +38,21 @@ bool boolArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel
 int64_t product(const dims_t& d);
 std::string shapeText(const dims_t& d);
 
+// Denormal floats flushed to zero (FTZ, DAZ) while a kernel runs, on the calling thread, as inference engines do:
+// arithmetic on denormals is about 100x slower on x86. The OpenMP workers are set once (setThreads); the calling
+// thread is JavaScript's, whose floating-point mode is restored when the kernel returns.
+struct FlushDenormals {
+  unsigned saved;
+  FlushDenormals();
+  ~FlushDenormals();
+};
+// Sets FTZ/DAZ on every OpenMP worker (called when the pool is sized).
+void flushDenormalsOnWorkers();
+
 // Runs a oneDNN call and rethrows its errors as JavaScript errors naming the kernel.
 template <typename F>
 void guarded(Napi::Env env, const std::string& kernel, F&& f) {
+  FlushDenormals ftz;
   try {
     f();
   } catch (const dnnl::error& e) {

@@ -63,6 +63,7 @@ void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims,
 
 // binary(op, a, aShape, b, bShape, y, yShape): shapes of equal rank (the caller pads with leading 1s).
 Napi::Value Binary(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
   const std::string k = "binary";
   int64_t op = intArg(info, 0, k, "op");
   dims_t as = dimsArg(info, 2, k, "aShape"), bs = dimsArg(info, 4, k, "bShape"), ys = dimsArg(info, 6, k, "yShape");
@@ -119,6 +120,7 @@ const dnnl::algorithm UNARY_ALGS[] = {dnnl::algorithm::eltwise_relu,     dnnl::a
 
 // unary(alg, alpha, beta, x, y): alg indexes UNARY_ALGS, or is -1 for erf.
 Napi::Value Unary(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
   const std::string k = "unary";
   int64_t alg = intArg(info, 0, k, "alg");
   float alpha = float(numArg(info, 1, k, "alpha")), beta = float(numArg(info, 2, k, "beta"));

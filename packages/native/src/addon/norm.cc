@@ -10,6 +10,7 @@ namespace {
 
 // groupNorm(x, B, S, C, G, gamma, beta, eps, silu, y)
 Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
   const std::string k = "GroupNorm";
   int64_t b = intArg(info, 1, k, "batch"), s = intArg(info, 2, k, "positions"), c = intArg(info, 3, k, "channels"), g = intArg(info, 4, k, "groups");
   if (b < 0 || s < 0 || c < 1 || g < 1 || c % g != 0)

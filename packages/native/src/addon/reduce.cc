@@ -11,6 +11,7 @@ enum ReduceOp { SUM = 0, MEAN, MAX, MIN, PROD };
 
 // reduce(op, x, outer, size, inner, y)
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
   const std::string k = "reduce";
   int64_t op = intArg(info, 0, k, "op");
   int64_t outer = intArg(info, 2, k, "outer"), size = intArg(info, 3, k, "size"), inner = intArg(info, 4, k, "inner");
