@@ -46,7 +46,7 @@ describe('the bench JSON', () => {
     quick: true,
     results: [
       caseResult('unet-step-sd15', { ms: 17_000.123, maxAbsDiff: 2e-4, note: 'n' }, { torch: { ms: null, note: 'skipped in --quick' }, onnxruntime: { ms: 20_000 } }),
-      caseResult('unet-step-sd15-bf16', { ms: null, note: 'bf16 compute not implemented yet' }, {}),
+      caseResult('unet-step-sd15-bf16', { ms: null, note: 'bf16 compute needs the native backend with SEMEDIT_PRECISION=bf16' }, {}),
       caseResult('matmul-sd', { ms: 40, gflop: 1.68 }, { torch: { ms: 20 }, 'tfjs-wasm-stock': { ms: 80 } }),
     ],
   });
@@ -67,7 +67,7 @@ describe('the bench JSON', () => {
     expect(unet.baselineNotes.torch).toBe('skipped in --quick');
     expect(unet.baselineNotes['tfjs-wasm-stock']).toBe('no such baseline for this case');
     expect(unet.target).toEqual({ baseline: 'onnxruntime', maxRatio: 0.9, ratio: 0.85, met: true });
-    expect(bf16).toMatchObject({ ms: null, note: 'bf16 compute not implemented yet' });
+    expect(bf16).toMatchObject({ ms: null, note: 'bf16 compute needs the native backend with SEMEDIT_PRECISION=bf16' });
     expect(mm.speedups).toEqual({ torch: 0.5, 'tfjs-wasm-stock': 2 });
     expect(mm.target).toBeUndefined();
   });
@@ -106,6 +106,6 @@ describe('bench/run.ts', () => {
     expect(m.profile?.[0]?.gflop).toBeCloseTo(1.6777216, 6);
     await expect(prepareCase('unet-step-sd15', 'tfjs-wasm-stock', policy)).rejects.toThrow(NotRun);
     await expect(prepareCase('unet-step-sd15', 'tfjs-wasm-stock', policy)).rejects.toThrow(/SD 1.5 UNet \(float32\) needs 3.20 GiB/);
-    await expect(prepareCase('unet-step-sd15-bf16', 'main', policy)).rejects.toThrow('bf16 compute not implemented yet');
+    await expect(prepareCase('unet-step-sd15-bf16', 'main', policy)).rejects.toThrow('bf16 compute needs the native backend with SEMEDIT_PRECISION=bf16');
   });
 });

@@ -84,10 +84,10 @@ async function child(argv: readonly string[]): Promise<void> {
   process.stdout.write(`@@RESULT ${JSON.stringify({ info, measurement } satisfies ChildOut)}\n`);
 }
 
-function runChild(name: CaseName | 'info', config: BenchConfig, policy: RepPolicy, quick = false): ChildOut | { error: string } {
+function runChild(name: CaseName | 'info', config: BenchConfig, policy: RepPolicy, quick = false, env: Record<string, string> = {}): ChildOut | { error: string } {
   const args = [`--child-case=${name}`, `--child-config=${config}`, `--child-warmup=${policy.warmup}`, `--child-reps=${policy.reps}`, `--child-profile=${config === 'main' && !(quick && BIG.includes(name as CaseName)) ? 1 : 0}`];
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], {
-    encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000,
+    encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000, env: { ...process.env, ...env },
   });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('@@RESULT '));
   if (r.status === 0 && line) return JSON.parse(line.slice(9)) as ChildOut;
@@ -116,21 +116,31 @@ function fromSd15(t: BaselineTiming | null, reasons: string[], prefixes: string[
   return { ms: null, note: reasons.filter((r) => prefixes.some((p) => r.startsWith(p))).join('; ') || 'not run' };
 }
 
+/** onnxruntime's SD 1.5 UNet step of this run, reused as the bf16 case's baseline. */
+let lastUNetOrt: BaselineTiming | null = null;
+
 /** Measures one case with its baselines; `backend` receives the main configuration's BackendInfo. */
 async function measureCase(name: CaseName, quick: boolean, torchKernelTimes: Map<string, Measurement> | string, onInfo: (i: BackendInfo) => void): Promise<BenchCaseResult> {
   const policy = repPolicy(name, quick);
   const skips = quick ? QUICK_SKIPS[name] ?? {} : {};
   const baselines: Partial<Record<BaselineName, Measurement>> = {};
   if (name === 'unet-step-sd15-bf16') {
-    const why = 'bf16 compute not implemented yet';
-    for (const b of ['torch', 'onnxruntime', 'tfjs-wasm-stock'] as const) baselines[b] = { ms: null, note: `not timed: ${why}` };
-    return caseResult(name, { ms: null, note: why }, baselines);
+    // The same step with SEMEDIT_PRECISION=bf16 (native: bf16 convs and matmuls, fp32 accumulation), against
+    // onnxruntime's fp32 step (the target is half of it): the one measured for unet-step-sd15 in this run, else now.
+    const ort = lastUNetOrt ?? (await sd15Baselines({ model: 'unet', ...policy, torch: false })).onnxruntime;
+    baselines.onnxruntime = ort ? { ms: ort.ms, minMs: ort.minMs, reps: ort.reps, note: `onnxruntime-node fp32, ${ort.threads} threads` } : { ms: null, note: 'onnxruntime unavailable' };
+    baselines.torch = { ms: null, note: 'no PyTorch bf16 baseline' };
+    baselines['tfjs-wasm-stock'] = { ms: null, note: 'tfjs-wasm has no bf16 compute' };
+    const ours = runChild(name, 'main', policy, quick, { SEMEDIT_PRECISION: 'bf16' });
+    if ('info' in ours) onInfo(ours.info);
+    return caseResult(name, 'error' in ours ? { ms: null, note: ours.error } : ours.measurement, baselines);
   }
   if (name === 'unet-step-sd15' || name === 'vae-decode-512') {
     const model = name === 'unet-step-sd15' ? 'unet' : 'vae';
     const b = await sd15Baselines({ model, ...policy, torch: skips.torch === undefined });
     baselines.torch = skips.torch ? { ms: null, note: skips.torch } : fromSd15(b.torch, b.reasons, ['PyTorch', 'setup'], `PyTorch ${String(b.torch?.detail['torch'])}`);
     baselines.onnxruntime = fromSd15(b.onnxruntime, b.reasons, ['onnxruntime', 'setup'], `onnxruntime-node ${String(b.onnxruntime?.detail['onnxruntime'])}`);
+    if (model === 'unet') lastUNetOrt = b.onnxruntime;
   } else if (KERNELS.includes(name)) {
     baselines.torch = typeof torchKernelTimes === 'string' ? { ms: null, note: torchKernelTimes } : torchKernelTimes.get(name) ?? { ms: null, note: 'not run' };
     baselines.onnxruntime = { ms: null, note: 'no onnxruntime baseline for single kernels' };

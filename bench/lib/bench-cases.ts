@@ -166,7 +166,7 @@ async function prepareVae(): Promise<Prepared> {
 /**
  * Builds a case on the active backend.
  *
- * @param name   the case (not `unet-step-sd15-bf16`, which has no run yet)
+ * @param name   the case (`unet-step-sd15-bf16` needs native with SEMEDIT_PRECISION=bf16)
  * @param config which configuration this child is (the SD 1.5 UNet is refused up front on wasm)
  * @param policy the repetitions (the kernel cases pass them on to their spec)
  * @throws NotRun when the case cannot run on this configuration (the reason is the message)
@@ -178,7 +178,12 @@ async function prepareVae(): Promise<Prepared> {
 export async function prepareCase(name: CaseName, config: BenchConfig, policy: RepPolicy): Promise<Prepared> {
   switch (name) {
     case 'unet-step-sd15': return prepareUNet(config);
-    case 'unet-step-sd15-bf16': throw new NotRun('bf16 compute not implemented yet');
+    case 'unet-step-sd15-bf16': {
+      const b = tf.backend() as unknown as { addon?: { info(): { precision: string } } };
+      if (b.addon?.info().precision !== 'bf16') throw new NotRun(`bf16 compute needs the native backend with SEMEDIT_PRECISION=bf16 (backend: ${tf.getBackend()})`);
+      const p = await prepareUNet(config);
+      return { ...p, note: `bf16 convs and matmuls (fp32 accumulation); ${p.note ?? ''}`.trim() };
+    }
     case 'vae-decode-512': return prepareVae();
     case 'clip-text-l14': {
       const text = clipTextL14();

@@ -43,6 +43,7 @@ export type BaselineName = (typeof BASELINE_NAMES)[number];
  */
 export const TARGETS: Partial<Record<CaseName, { baseline: BaselineName; maxRatio: number }>> = {
   'unet-step-sd15': { baseline: 'onnxruntime', maxRatio: 0.9 },
+  'unet-step-sd15-bf16': { baseline: 'onnxruntime', maxRatio: 0.5 },
   'vae-decode-512': { baseline: 'onnxruntime', maxRatio: 1 },
   'stylegan2-1024': { baseline: 'torch', maxRatio: 1 },
   'styleclip-step': { baseline: 'torch', maxRatio: 1 },
