@@ -22,6 +22,9 @@ export const NATIVE = 'native';
  * ```
  */
 export class NativeBackend extends MathBackendCPU {
+  /** The addon's compute precision, as last set by `registerNativeBackend` (kernels read it, not the addon). */
+  precision: 'fp32' | 'bf16' = 'fp32';
+
   constructor(readonly addon: Addon) {
     super();
     // MathBackendCPU prints a "use tfjs-node" hint on first use; this backend is the native one.

@@ -76,10 +76,16 @@ export function registerNativeBackend(opts: { threads?: number; precision?: 'fp3
       tf.registerKernel({ ...k, backendName: NATIVE });
       js.push(k.kernelName);
     }
-    tf.registerBackend(NATIVE, () => new NativeBackend(addon), 0);
+    tf.registerBackend(NATIVE, () => {
+      const b = new NativeBackend(addon);
+      b.precision = addon.info().precision;
+      return b;
+    }, 0);
     registered = { kernels: [...own].sort(), js: js.sort() };
   }
   const i = addon.info();
+  const live = tf.engine().registry[NATIVE] as NativeBackend | undefined; // already created: follow the new precision
+  if (live) live.precision = i.precision;
   return {
     onednn: i.onednn,
     isa: i.isa,

@@ -24,13 +24,20 @@ interface ConvAttrs {
   leakyreluAlpha?: number;
 }
 
+type Shape4 = [number, number, number, number];
+
+/** tfjs's geometry of the convolution a kernel's attributes describe, from its input and filter shapes. */
+function convInfo(xShape: readonly number[], filterShape: readonly number[], a: ConvAttrs, depthwise: boolean): ConvInfo {
+  return tf.backend_util.computeConv2DInfo([...xShape] as Shape4, [...filterShape] as Shape4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode,
+    depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+}
+
 function forward(name: string, depthwise: boolean, fused: boolean): tf.KernelConfig {
   return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
     const { x, filter, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
     const a = attrs as unknown as ConvAttrs;
     const act = fused ? activationCode(a.activation ?? 'linear') : 0;
-    const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
-      a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+    const c = convInfo(x!.shape, filter!.shape, a, depthwise);
     const perChannelBias = bias === undefined || tf.util.sizeFromShape(bias.shape) === c.outChannels;
     if (c.dataFormat !== 'channelsLast' || preluActivationWeights || act === undefined || !perChannelBias || !isF32(x, filter, bias)) {
       return cpu();
@@ -47,9 +54,8 @@ function forward(name: string, depthwise: boolean, fused: boolean): tf.KernelCon
 function backpropInput(name: string, depthwise: boolean): tf.KernelConfig {
   return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
     const { dy, filter } = inputs as Record<string, tf.TensorInfo>;
-    const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-    const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter!.shape as [number, number, number, number], a.strides, a.dilations ?? 1,
-      a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+    const a = attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+    const c = convInfo(a.inputShape, filter!.shape, a, depthwise);
     if (c.dataFormat !== 'channelsLast' || !isF32(dy, filter)) return cpu();
     const dx = new Float32Array(tf.util.sizeFromShape(c.inShape));
     if (dx.length > 0 && tf.util.sizeFromShape(dy!.shape) > 0) {
@@ -62,9 +68,8 @@ function backpropInput(name: string, depthwise: boolean): tf.KernelConfig {
 function backpropFilter(name: string, depthwise: boolean): tf.KernelConfig {
   return nativeKernel(name, (b, { inputs, attrs }, cpu) => {
     const { x, dy } = inputs as Record<string, tf.TensorInfo>;
-    const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-    const c = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], a.filterShape, a.strides, a.dilations ?? 1,
-      a.pad, a.dimRoundingMode, depthwise, a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+    const a = attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+    const c = convInfo(x!.shape, a.filterShape, a, depthwise);
     if (c.dataFormat !== 'channelsLast' || !isF32(x, dy)) return cpu();
     const dw = new Float32Array(tf.util.sizeFromShape(a.filterShape));
     if (tf.util.sizeFromShape(x!.shape) > 0 && tf.util.sizeFromShape(dy!.shape) > 0 && dw.length > 0) {

@@ -51,7 +51,7 @@ function matmul(name: string, fused: boolean): tf.KernelConfig {
     if (y.length > 0) {
       const as3 = transposeA ? [sa, k, m] : [sa, m, k], bs3 = transposeB ? [sb, n, k] : [sb, k, n];
       call(name, () => b.addon.matmul(b.f32(a!), as3, b.f32(bt!), bs3, y, [Math.max(sa, sb), m, n], transposeA, transposeB,
-        bias ? b.f32(bias) : null, bias3 ?? null, act, leakyreluAlpha ?? 0.2, b.packId(bt!)));
+        bias ? b.f32(bias) : null, bias3 ?? null, act, leakyreluAlpha ?? 0.2, b.precision === 'bf16' ? b.packId(bt!) : 0));
     }
     return b.out(outShape, y);
   });
