@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index.js';
+import { expectClose } from '../fixtures/compare.js';
 import { FUSED_GELU, gelu } from './activations.js';
 
 const native = (await import('@semedit/native')).nativeAvailability();
@@ -23,10 +24,7 @@ describe.skipIf(!native.available)('fused GELU (native)', () => {
     const ref = await run('cpu');
     const got = await run('native');
     expect(got.kernels).toEqual([FUSED_GELU]);
-    for (const [r, g] of [[ref.y, got.y], [ref.g, got.g]] as const) {
-      let worst = 0;
-      for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(r[i]! - g[i]!) / (1 + Math.abs(r[i]!)));
-      expect(worst).toBeLessThan(1e-5);
-    }
+    expectClose(got.y, ref.y, { atol: 1e-5, rtol: 1e-5, name: 'gelu' });
+    expectClose(got.g, ref.g, { atol: 1e-5, rtol: 1e-5, name: 'gelu gradient' });
   });
 });
