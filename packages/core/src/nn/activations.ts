@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernels, runFused } from './fused.js';
 
 /**
  * SiLU / swish: `x · sigmoid(x)`.
@@ -28,10 +29,7 @@ export function silu<T extends tf.Tensor>(x: T): T {
  * ```
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  if (x.dtype === 'float32' && tf.getKernel(FUSED_GELU, tf.getBackend())) {
-    if (!tf.getGradient(FUSED_GELU)) tf.registerGradient({ kernelName: FUSED_GELU, inputsToSave: ['x'], gradFunc: geluGrad });
-    return tf.engine().runKernel(FUSED_GELU, { x }) as T;
-  }
+  if (x.dtype === 'float32' && backendHasKernels(FUSED_GELU)) return runFused({ kernelName: FUSED_GELU, inputsToSave: ['x'], gradFunc: geluGrad }, { x }) as T;
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 

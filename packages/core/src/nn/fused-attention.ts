@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernels, runFused } from './fused.js';
 
 /**
  * The kernel name a backend registers its fused attention under.
@@ -40,8 +41,7 @@ export const FUSED_ATTENTION_BIAS = 'SemeditAttentionBias';
  */
 export function hasFusedAttention(): boolean {
   if (process.env['SEMEDIT_FUSED_ATTENTION'] === '0') return false;
-  const b = tf.getBackend();
-  return tf.getKernel(FUSED_ATTENTION, b) !== undefined && tf.getKernel(FUSED_ATTENTION_BIAS, b) !== undefined;
+  return backendHasKernels(FUSED_ATTENTION, FUSED_ATTENTION_BIAS);
 }
 
 /**
@@ -55,10 +55,11 @@ export function hasFusedAttention(): boolean {
  * ```
  */
 export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: { heads: number; scale: number; bias?: tf.Tensor4D }): tf.Tensor3D {
-  ensureGradients();
-  const attrs = { heads: opts.heads, scale: opts.scale } as unknown as tf.NamedAttrMap;
-  if (opts.bias) return tf.engine().runKernel(FUSED_ATTENTION_BIAS, { q, k, v, bias: opts.bias }, attrs) as tf.Tensor3D;
-  return tf.engine().runKernel(FUSED_ATTENTION, { q, k, v }, attrs) as tf.Tensor3D;
+  const attrs = { heads: opts.heads, scale: opts.scale };
+  if (opts.bias) {
+    return runFused({ kernelName: FUSED_ATTENTION_BIAS, inputsToSave: ['q', 'k', 'v', 'bias'], gradFunc: attentionGrad }, { q, k, v, bias: opts.bias }, attrs) as tf.Tensor3D;
+  }
+  return runFused({ kernelName: FUSED_ATTENTION, inputsToSave: ['q', 'k', 'v'], gradFunc: attentionGrad }, { q, k, v }, attrs) as tf.Tensor3D;
 }
 
 /** Splits `[B, N, C]` into heads `[B, h, N, d]`. */
@@ -71,12 +72,6 @@ const merge = (x: tf.Tensor): tf.Tensor3D => {
   const [b, h, n, d] = x.shape as [number, number, number, number];
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, n, h * d]) as tf.Tensor3D;
 };
-
-function ensureGradients(): void {
-  for (const [kernelName, inputsToSave] of [[FUSED_ATTENTION, ['q', 'k', 'v']], [FUSED_ATTENTION_BIAS, ['q', 'k', 'v', 'bias']]] as const) {
-    if (!tf.getGradient(kernelName)) tf.registerGradient({ kernelName, inputsToSave: [...inputsToSave], gradFunc: attentionGrad });
-  }
-}
 
 /** Recomputes the probabilities with ordinary ops and returns d/dq, d/dk, d/dv (and d/dbias). */
 function attentionGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {

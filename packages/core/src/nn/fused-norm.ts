@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernels, runFused } from './fused.js';
 
 /**
  * The kernel name a backend registers its fused normalization under.
@@ -35,7 +36,7 @@ interface NormAttrs {
  * ```
  */
 export function hasFusedNorm(): boolean {
-  return tf.getKernel(FUSED_NORM, tf.getBackend()) !== undefined;
+  return backendHasKernels(FUSED_NORM);
 }
 
 /**
@@ -51,8 +52,7 @@ export function hasFusedNorm(): boolean {
  * ```
  */
 export function fusedNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, attrs: NormAttrs): T {
-  if (!tf.getGradient(FUSED_NORM)) tf.registerGradient({ kernelName: FUSED_NORM, inputsToSave: ['x', 'gamma', 'beta'], gradFunc: normGrad });
-  return tf.engine().runKernel(FUSED_NORM, { x, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as T;
+  return runFused({ kernelName: FUSED_NORM, inputsToSave: ['x', 'gamma', 'beta'], gradFunc: normGrad }, { x, gamma, beta }, attrs) as T;
 }
 
 /** d/dx, d/dgamma, d/dbeta of the normalization (and SiLU), from the saved inputs. */
