@@ -47,6 +47,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t row = t / (heads * blocks), head = (t / blocks) % heads, q0 = (t % blocks) * QUERY_BLOCK;
     const int64_t rows = std::min(QUERY_BLOCK, nq - q0);
+    float inv[QUERY_BLOCK];
     float* s = buffers.data() + size_t(omp_get_thread_num()) * size_t(QUERY_BLOCK * nk);
     const float* qb = q + (row * nq + q0) * c + head * d;
     const float* kb = kk + row * nk * c + head * d;
@@ -59,8 +60,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
         const float* bi = bias + ((biasRows == 1 ? 0 : row) * nq + q0 + i) * nk;
         for (int64_t j = 0; j < nk; ++j) si[j] += bi[j];
       }
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < nk; ++j) mx = std::max(mx, si[j]);
+      float mx = rowMax(si, nk);
       if (!std::isfinite(mx)) mx = 0.f;  // a row of -inf (fully masked) gives NaN as the reference does, below
       float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
@@ -69,12 +69,14 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
         si[j] = e;
         sum += e;
       }
-      const float inv = 1.f / sum;
-#pragma omp simd
-      for (int64_t j = 0; j < nk; ++j) si[j] *= inv;
+      inv[i] = 1.f / sum;
     }
     // y_blk = p v  ([rows, Nk] × [Nk, d]), written in place into y's [B, Nq, C] layout
-    if (dnnl_sgemm('N', 'N', rows, d, nk, 1.f, s, nk, vb, c, 0.f, y + (row * nq + q0) * c + head * d, c) != dnnl_success) status = 1;
+    // the rows are normalized after the product: d multiplies a row instead of Nk
+    float* yb = y + (row * nq + q0) * c + head * d;
+    if (dnnl_sgemm('N', 'N', rows, d, nk, 1.f, s, nk, vb, c, 0.f, yb, c) != dnnl_success) status = 1;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < d; ++j) yb[i * c + j] *= inv[i];
   }
   countAlloc(-int64_t(scratch));
   if (status) fail(info.Env(), k, "dnnl_sgemm failed", "E_NATIVE_DNNL");

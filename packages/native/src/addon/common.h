@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <cstdint>
 #include <string>
@@ -80,6 +81,21 @@ inline float expNonPositive(float x) {
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
+}
+
+// The largest of n floats (-inf for n = 0; NaNs are skipped, and give NaN later through the exponentials). Spread
+// over 64 lanes so that the compiler vectorizes it: a std::max chain does not vectorize and costs 4 cycles a float.
+inline float rowMax(const float* x, int64_t n) {
+  constexpr int LANES = 64;
+  float m[LANES];
+  for (int l = 0; l < LANES; ++l) m[l] = -std::numeric_limits<float>::infinity();
+  int64_t j = 0;
+  for (; j + LANES <= n; j += LANES)
+    for (int l = 0; l < LANES; ++l) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+  float mx = m[0];
+  for (int l = 1; l < LANES; ++l) mx = m[l] > mx ? m[l] : mx;
+  for (; j < n; ++j) mx = x[j] > mx ? x[j] : mx;
+  return mx;
 }
 
 // A post-op activation code shared with the TypeScript side (kernels/activation.ts).
