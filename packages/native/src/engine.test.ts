@@ -57,6 +57,9 @@ d('native engine', () => {
     expect(codeOf(() => a.transpose(f(6), [2, 3.5], [1, 0], f(6)))).toBe('E_NATIVE_ARG');
     expect(codeOf(() => a.reduce(0, f(6), 2, 4, 1, f(2)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.softmax(f(6), 2, 3, f(5)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.concat([f(6), f(5)], [3, 2], 2, f(10)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.concat([f(6), new Int32Array(4) as unknown as Float32Array], [3, 2], 2, f(10)))).toBe('E_NATIVE_DTYPE');
+    expect(codeOf(() => a.concat([f(6), f(4)], [3, 2], 2, f(9)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
   });
 

@@ -142,6 +142,12 @@ const otherCases: Case[] = [
     fn: (x) => tf.transpose(x!, perm),
   })),
   { name: 'transpose empty', shapes: [[0, 3]], fn: (x) => tf.transpose(x!) },
+  { name: 'concat last axis (NHWC skip)', shapes: [[2, 3, 4, 5], [2, 3, 4, 3]], fn: (a, b) => tf.concat([a!, b!], -1) },
+  { name: 'concat axis 0', shapes: [[2, 3], [1, 3], [4, 3]], fn: (a, b, c) => tf.concat([a!, b!, c!], 0) },
+  { name: 'concat middle axis', shapes: [[2, 1, 3], [2, 4, 3]], fn: (a, b) => tf.concat([a!, b!], 1) },
+  { name: 'concat with an empty part', shapes: [[3, 0], [3, 2]], fn: (a, b) => tf.concat([a!, b!], 1) },
+  { name: 'concat after transpose', shapes: [[3, 4], [4, 2]], fn: (a, b) => tf.concat([tf.transpose(a!), b!], 1) },
+  { name: 'concat grad', shapes: [[2, 3], [2, 2]], fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 1))))([a!, b!]) },
 ];
 
 const reduceOps: [string, (x: tf.Tensor, axis?: number | number[], keep?: boolean) => tf.Tensor][] = [
@@ -184,7 +190,7 @@ async function checkBf16(c: Case): Promise<number> {
 
 d('native kernels match tfjs-backend-cpu', () => {
   registerNativeBackend();
-  for (const [group, cases] of [['conv', convCases], ['matmul', matmulCases], ['binary', binaryCases], ['unary', unaryCases], ['softmax/transpose', otherCases], ['reduce', reduceCases]] as const) {
+  for (const [group, cases] of [['conv', convCases], ['matmul', matmulCases], ['binary', binaryCases], ['unary', unaryCases], ['softmax/transpose/concat', otherCases], ['reduce', reduceCases]] as const) {
     describe(group, () => {
       for (const c of cases) it(c.name, () => check(c));
     });

@@ -196,6 +196,39 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// concat(xs, widths, rows, y): y [rows, Σ widths] from xs[i] [rows, widths[i]] (tfjs's Concat along any axis,
+// viewed as 2-D: rows = the product of the dimensions before the axis). Rows are copied in parallel.
+Napi::Value Concat(const Napi::CallbackInfo& info) {
+  const std::string k = "Concat";
+  if (!info[0].IsArray()) fail(info.Env(), k, "xs must be an array of Float32Arrays");
+  auto arr = info[0].As<Napi::Array>();
+  dims_t widths = dimsArg(info, 1, k, "widths", int64_t(arr.Length()));
+  int64_t rows = intArg(info, 2, k, "rows"), total = 0;
+  if (rows < 0) fail(info.Env(), k, "rows must be >= 0", "E_NATIVE_SHAPE");
+  std::vector<const float*> xs(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      fail(info.Env(), k, "xs[" + std::to_string(i) + "] must be a Float32Array (float32 tensor data)", "E_NATIVE_DTYPE");
+    auto a = v.As<Napi::Float32Array>();
+    if (widths[i] < 0 || int64_t(a.ElementLength()) != rows * widths[i])
+      fail(info.Env(), k, "xs[" + std::to_string(i) + "] has " + std::to_string(a.ElementLength()) + " elements, its shape needs " +
+                              std::to_string(rows * widths[i]), "E_NATIVE_SHAPE");
+    xs[i] = a.Data();
+    total += widths[i];
+  }
+  float* y = floatArg(info, 3, k, "y", rows * total);
+#pragma omp parallel for schedule(static) if (rows * total > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    float* dst = y + r * total;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      std::memcpy(dst, xs[i] + r * widths[i], size_t(widths[i]) * sizeof(float));
+      dst += widths[i];
+    }
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerEltwise(Napi::Env env, Napi::Object exports) {
@@ -203,6 +236,7 @@ void registerEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("concat", Napi::Function::New(env, Concat));
 }
 
 }  // namespace semedit

@@ -1,6 +1,6 @@
 /**
  * Element-wise kernels on the addon: binary operations with broadcasting (float32; other dtypes go to
- * tfjs-backend-cpu), unary functions through oneDNN's eltwise primitive, Softmax over the last axis, Transpose.
+ * tfjs-backend-cpu), unary functions through oneDNN's eltwise primitive, Softmax over the last axis, Transpose, Concat.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -82,6 +82,20 @@ const transpose = nativeKernel(tf.Transpose, (b, { inputs, attrs }, cpu) => {
   return b.out(outShape, y);
 });
 
+/** Concat of float32 tensors along any axis, as row copies of a 2-D view (empty inputs contribute nothing). */
+const concat = nativeKernel(tf.Concat, (b, { inputs, attrs }, cpu) => {
+  const xs = inputs as unknown as tf.TensorInfo[];
+  if (xs.length === 0 || xs.some((x) => x.dtype !== 'float32')) return cpu();
+  const axis = tf.util.parseAxisParam(Number(attrs['axis'] ?? 0), xs[0]!.shape)[0]!;
+  tf.backend_util.assertParamsConsistent(xs.map((x) => x.shape), axis);
+  const outShape = tf.backend_util.computeOutShape(xs.map((x) => x.shape), axis);
+  const rows = tf.util.sizeFromShape(outShape.slice(0, axis));
+  const parts = xs.filter((x) => tf.util.sizeFromShape(x.shape) > 0);
+  const y = new Float32Array(tf.util.sizeFromShape(outShape));
+  if (y.length > 0) call(tf.Concat, () => b.addon.concat(parts.map((x) => b.f32(x)), parts.map((x) => tf.util.sizeFromShape(x.shape.slice(axis))), rows, y));
+  return b.out(outShape, y);
+});
+
 /** Cast with float32 results always held as Float32Array (tfjs-backend-cpu's shares an int32 tensor's data). */
 const cast = nativeKernel(tf.Cast, (b, { inputs, attrs }, cpu) => {
   const x = inputs['x']!;
@@ -95,5 +109,6 @@ export const ELEMENTWISE_KERNELS: tf.KernelConfig[] = [
   ...UNARY.map(([n, alg, p]) => unary(n, alg, p)),
   softmax,
   transpose,
+  concat,
   cast,
 ];
