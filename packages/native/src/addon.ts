@@ -12,6 +12,15 @@ import { fileURLToPath } from 'node:url';
 /** A shape, strides or an axis list as passed to the addon. */
 export type Dims = readonly number[];
 
+/** Half-width formats of weight storage: bfloat16 (fp32's range, 8 significant bits) or IEEE fp16 (11 bits, ±65504). */
+export type HalfFormat = 'bf16' | 'fp16';
+
+/** Tensor data kept in half-width storage: the raw bits and their format. */
+export interface HalfBits {
+  bits: Uint16Array;
+  format: HalfFormat;
+}
+
 /**
  * The functions the addon exports. Every call is synchronous and writes into the output array it is given; bad
  * arguments throw an `Error` with `code` (`E_NATIVE_ARG`, `E_NATIVE_SHAPE`, `E_NATIVE_DTYPE`, `E_NATIVE_DNNL`,
@@ -29,15 +38,19 @@ export interface Addon {
   /** Compute precision of convolutions and matmuls; `bf16` needs AVX512-BF16 or AMX. */
   setPrecision(p: 'fp32' | 'bf16'): void;
   memory(): { bytes: number; peakBytes: number };
-  conv2d(x: Float32Array, xs: Dims, w: Float32Array, ws: Dims, y: Float32Array, ys: Dims, strides: Dims, dilations: Dims, pads: Dims,
+  conv2d(x: Float32Array, xs: Dims, w: Float32Array | HalfBits, ws: Dims, y: Float32Array, ys: Dims, strides: Dims, dilations: Dims, pads: Dims,
     bias: Float32Array | null, activation: number, alpha: number, depthwise: boolean, packId: number): void;
-  conv2dBackpropInput(dy: Float32Array, dys: Dims, w: Float32Array, ws: Dims, dx: Float32Array, dxs: Dims, strides: Dims, dilations: Dims,
+  conv2dBackpropInput(dy: Float32Array, dys: Dims, w: Float32Array | HalfBits, ws: Dims, dx: Float32Array, dxs: Dims, strides: Dims, dilations: Dims,
     pads: Dims, depthwise: boolean, packId: number): void;
+  /** bits = x rounded to the half-width format (nearest even). */
+  toHalf(x: Float32Array, format: HalfFormat, bits: Uint16Array): void;
+  /** y = the float32 values of half-width bits. */
+  fromHalf(bits: Uint16Array, format: HalfFormat, y: Float32Array): void;
   /** Drops the filter layouts kept for a pack id (the tensor was disposed). */
   release(packId: number): void;
   conv2dBackpropFilter(x: Float32Array, xs: Dims, dy: Float32Array, dys: Dims, dw: Float32Array, ws: Dims, strides: Dims, dilations: Dims,
     pads: Dims, depthwise: boolean): void;
-  matmul(a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims, transposeA: boolean, transposeB: boolean,
+  matmul(a: Float32Array, as: Dims, b: Float32Array | HalfBits, bs: Dims, y: Float32Array, ys: Dims, transposeA: boolean, transposeB: boolean,
     bias: Float32Array | null, biasShape: Dims | null, activation: number, alpha: number, packIdB: number): void;
   binary(op: number, a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims): void;
   unary(alg: number, alpha: number, beta: number, x: Float32Array, y: Float32Array): void;

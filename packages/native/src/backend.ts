@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import type { Addon } from './addon.js';
+import type { Addon, HalfBits, HalfFormat } from './addon.js';
+import { call, NativeKernelError } from './errors.js';
 
 /** The backend name under which tfjs knows the engine. */
 export const NATIVE = 'native';
@@ -38,6 +39,59 @@ export class NativeBackend extends MathBackendCPU {
     return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
   }
 
+  private readonly halves = new Map<object, HalfBits>();
+
+  /**
+   * Keeps a float32 tensor's data in half-width storage (`bf16` or `fp16` bits), halving its memory. Readers see
+   * float32 values: `dataSync()` and every kernel get a widened copy that lives for the call, while convolutions
+   * and matmuls read the bits themselves (widened per call inside the addon). Values are rounded to nearest even;
+   * fp16 overflows to ±inf past 65504. Returns the bytes freed (0 when the data are already half-width).
+   *
+   * @throws NativeKernelError `E_NATIVE_DTYPE` for a tensor that is not float32
+   * @example
+   * ```ts
+   * const w = tf.randomNormal([320, 320]);
+   * (tf.backend() as NativeBackend).storeHalf(w, 'bf16'); // 204800
+   * ```
+   */
+  storeHalf(t: tf.TensorInfo, format: HalfFormat): number {
+    if (t.dtype !== 'float32') throw new NativeKernelError('storeHalf', 'E_NATIVE_DTYPE', `a ${t.dtype} tensor ${JSON.stringify(t.shape)} has no half-width storage`);
+    if (this.halves.has(t.dataId)) return 0;
+    const entry = this.data.get(t.dataId);
+    const values = this.f32(t);
+    const bits = new Uint16Array(values.length);
+    call('toHalf', () => this.addon.toHalf(values, format, bits));
+    const id = this.packIds.get(t.dataId);
+    if (id !== undefined) this.addon.release(id); // a kept float32 layout would undo the saving
+    this.packIds.delete(t.dataId);
+    this.halves.set(t.dataId, { bits, format });
+    const widen = (): Float32Array => {
+      const out = new Float32Array(bits.length);
+      call('fromHalf', () => this.addon.fromHalf(bits, format, out));
+      return out;
+    };
+    Object.defineProperty(entry, 'values', {
+      configurable: true,
+      enumerable: true,
+      get: widen,
+      set: (v: unknown) => {
+        this.halves.delete(t.dataId);
+        Object.defineProperty(entry, 'values', { value: v, writable: true, configurable: true, enumerable: true });
+      },
+    });
+    return values.byteLength - bits.byteLength;
+  }
+
+  /** The half-width storage of a tensor's data, if {@link storeHalf} put it there. */
+  half(t: tf.TensorInfo): HalfBits | undefined {
+    return this.halves.get(t.dataId);
+  }
+
+  /** A filter or weight-matrix operand for the addon: the half-width bits where the tensor has them, else float32. */
+  weight(t: tf.TensorInfo): Float32Array | HalfBits {
+    return this.halves.get(t.dataId) ?? this.f32(t);
+  }
+
   private readonly packIds = new Map<object, number>();
   private nextPackId = 1;
 
@@ -46,6 +100,7 @@ export class NativeBackend extends MathBackendCPU {
    * tfjs data; the kept copy is dropped when the tensor's data are disposed).
    */
   packId(t: tf.TensorInfo): number {
+    if (this.halves.has(t.dataId)) return 0; // half-width weights are widened per call, never kept wide
     let id = this.packIds.get(t.dataId);
     if (id === undefined) this.packIds.set(t.dataId, (id = this.nextPackId++));
     return id;
@@ -53,6 +108,7 @@ export class NativeBackend extends MathBackendCPU {
 
   override disposeData(dataId: object, force?: boolean): boolean {
     const released = super.disposeData(dataId, force);
+    if (released) this.halves.delete(dataId);
     const id = this.packIds.get(dataId);
     if (released && id !== undefined) {
       this.addon.release(id);
@@ -61,15 +117,25 @@ export class NativeBackend extends MathBackendCPU {
     return released;
   }
 
+  override move(dataId: object, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    this.halves.delete(dataId);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+
   /** A new float32 output tensor over `values`. */
   out(shape: readonly number[], values: Float32Array): tf.TensorInfo {
     return this.makeTensorInfo([...shape], 'float32', values);
   }
 
-  /** Memory: tfjs's accounting plus the bytes the addon holds for itself (scratchpads). */
-  override memory(): { unreliable: boolean; reasons: string[]; addonBytes: number; addonPeakBytes: number } {
+  /**
+   * Memory: the bytes the addon holds for itself (scratchpads, kept layouts), and the bytes of tensor data held in
+   * half-width storage (`halfBytes`; tfjs's own `numBytes` still counts those tensors at 4 bytes an element).
+   */
+  override memory(): { unreliable: boolean; reasons: string[]; addonBytes: number; addonPeakBytes: number; halfBytes: number } {
     const m = this.addon.memory();
-    return { unreliable: false, reasons: [], addonBytes: m.bytes, addonPeakBytes: m.peakBytes };
+    let halfBytes = 0;
+    for (const h of this.halves.values()) halfBytes += h.bits.byteLength;
+    return { unreliable: false, reasons: [], addonBytes: m.bytes, addonPeakBytes: m.peakBytes, halfBytes };
   }
 }
 

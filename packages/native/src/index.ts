@@ -6,5 +6,6 @@
  */
 export { registerNativeBackend, defaultThreads, physicalCores, type NativeInfo } from './register.js';
 export { NativeBackend, NATIVE } from './backend.js';
+export type { HalfBits, HalfFormat } from './addon.js';
 export { NativeKernelError, NativeUnavailableError } from './errors.js';
 export { nativeAvailability } from './availability.js';

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { nativeAvailability, registerNativeBackend } from './index.js';
+import { seeded as data } from './testing/data.js';
 
 const avail = nativeAvailability();
 if (!avail.available) {
@@ -16,16 +17,6 @@ if (!avail.available) {
 }
 const d = avail.available ? describe : describe.skip;
 
-/** Deterministic data in [-2, 2) (a small LCG), so both backends see identical inputs. */
-function data(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return out;
-}
 
 type Case = { name: string; shapes: number[][]; fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]; tol?: number; positive?: boolean };
 

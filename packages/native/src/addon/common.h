@@ -34,6 +34,13 @@ float* floatArg(const Napi::CallbackInfo& info, size_t i, const std::string& ker
 // An array of integers argument (a shape, strides, ...), with its length checked when `len` >= 0.
 dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t len = -1);
 int64_t intArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
+// A filter or weight-matrix operand: a Float32Array, or weights kept in half-width storage as
+// { bits: Uint16Array, format: 'bf16' | 'fp16' } (see toHalf). Its element count is checked against `expect`.
+struct WeightArg {
+  void* data;
+  dnnl::memory::data_type type;
+};
+WeightArg weightArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t expect);
 double numArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
 bool boolArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
 int64_t product(const dims_t& d);

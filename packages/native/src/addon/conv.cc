@@ -66,7 +66,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   bool depthwise = boolArg(info, 12, k, "depthwise");
   dims_t xs = dimsArg(info, 1, k, "xShape", 4), ws = dimsArg(info, 3, k, "filterShape", 4), ys = dimsArg(info, 5, k, "yShape", 4);
   float* x = floatArg(info, 0, k, "x", product(xs));
-  float* w = floatArg(info, 2, k, "filter", product(ws));
+  WeightArg w = weightArg(info, 2, k, "filter", product(ws));
   float* y = floatArg(info, 4, k, "y", product(ys));
   ConvGeom g = geometry(info, k, xs, ws, ys, 6, depthwise);
   float* b = floatArg(info, 9, k, "bias", g.oc, true);
@@ -81,7 +81,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
     auto pd = forwardPd(g, b != nullptr, attr, bf16Compute() ? dt::bf16 : dt::f32);
     Reordered src(pd.src_desc(), md(g.src(), dt::f32, tag::nhwc), x);
     std::unique_ptr<Reordered> temp;
-    dnnl::memory wei = packedWeights(packId, PACK_CONV_FORWARD, pd.weights_desc(), md(g.wei(), dt::f32, g.weiTag()), w, temp);
+    dnnl::memory wei = packedWeights(packId, PACK_CONV_FORWARD, pd.weights_desc(), md(g.wei(), w.type, g.weiTag()), w.data, temp);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src.mem},
                                                {DNNL_ARG_WEIGHTS, wei},
                                                {DNNL_ARG_DST, dnnl::memory(pd.dst_desc(), cpuEngine(), y)}};
@@ -97,7 +97,7 @@ Napi::Value BackpropInput(const Napi::CallbackInfo& info) {
   bool depthwise = boolArg(info, 9, k, "depthwise");
   dims_t ys = dimsArg(info, 1, k, "dyShape", 4), ws = dimsArg(info, 3, k, "filterShape", 4), xs = dimsArg(info, 5, k, "dxShape", 4);
   float* dy = floatArg(info, 0, k, "dy", product(ys));
-  float* w = floatArg(info, 2, k, "filter", product(ws));
+  WeightArg w = weightArg(info, 2, k, "filter", product(ws));
   float* dx = floatArg(info, 4, k, "dx", product(xs));
   ConvGeom g = geometry(info, k, xs, ws, ys, 6, depthwise);
   int64_t packId = intArg(info, 10, k, "packId");
@@ -107,7 +107,7 @@ Napi::Value BackpropInput(const Napi::CallbackInfo& info) {
     dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, src, anyWeights(g), dst, g.strides(), g.dil(), g.padL(), g.padR());
     dnnl::convolution_backward_data::primitive_desc pd(desc, userScratchpad(), cpuEngine(), hint);
     std::unique_ptr<Reordered> temp;
-    dnnl::memory wei = packedWeights(packId, PACK_CONV_BACKWARD_DATA, pd.weights_desc(), md(g.wei(), dt::f32, g.weiTag()), w, temp);
+    dnnl::memory wei = packedWeights(packId, PACK_CONV_BACKWARD_DATA, pd.weights_desc(), md(g.wei(), w.type, g.weiTag()), w.data, temp);
     execute<dnnl::convolution_backward_data>(pd, {{DNNL_ARG_DIFF_DST, dnnl::memory(pd.diff_dst_desc(), cpuEngine(), dy)},
                                                                 {DNNL_ARG_WEIGHTS, wei},
                                                                 {DNNL_ARG_DIFF_SRC, dnnl::memory(pd.diff_src_desc(), cpuEngine(), dx)}});

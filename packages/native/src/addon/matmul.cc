@@ -10,8 +10,8 @@ using dt = dnnl::memory::data_type;
 using md = dnnl::memory::desc;
 
 // A [batch, rows, cols] operand stored as [batch, cols, rows] when `transposed`.
-md operand(int64_t batch, int64_t rows, int64_t cols, bool transposed) {
-  return transposed ? md({batch, rows, cols}, dt::f32, {rows * cols, 1, rows}) : md({batch, rows, cols}, dt::f32, {rows * cols, cols, 1});
+md operand(int64_t batch, int64_t rows, int64_t cols, bool transposed, dt type = dt::f32) {
+  return transposed ? md({batch, rows, cols}, type, {rows * cols, 1, rows}) : md({batch, rows, cols}, type, {rows * cols, cols, 1});
 }
 
 // y = act(y): the fused activations of a GEMM done without a oneDNN primitive.
@@ -61,7 +61,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   const std::string k = "BatchMatMul";
   dims_t as = dimsArg(info, 1, k, "aShape", 3), bs = dimsArg(info, 3, k, "bShape", 3), ys = dimsArg(info, 5, k, "yShape", 3);
   float* a = floatArg(info, 0, k, "a", product(as));
-  float* b = floatArg(info, 2, k, "b", product(bs));
+  WeightArg b = weightArg(info, 2, k, "b", product(bs));
   float* y = floatArg(info, 4, k, "y", product(ys));
   bool ta = boolArg(info, 6, k, "transposeA"), tb = boolArg(info, 7, k, "transposeB");
   int64_t m = ta ? as[2] : as[1], ka = ta ? as[1] : as[2];
@@ -91,7 +91,16 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   if (ka == 0) fail(info.Env(), k, "the inner dimension is empty (handled by the caller)", "E_NATIVE_SHAPE");
   if (act < ACT_NONE || act > ACT_SILU) fail(info.Env(), k, "unknown activation code " + std::to_string(act));
   if (!bf16Compute()) {
-    guarded(info.Env(), k, [&] { sgemmBatched(a, as, b, bs, y, batch, m, n, ka, ta, tb, bias, biasShape, act, alpha); });
+    guarded(info.Env(), k, [&] {
+      // b in half-width storage: widened to float32 for the call (a counted temporary)
+      std::unique_ptr<Reordered> wide;
+      if (b.type != dt::f32) {
+        md plain({product(bs)}, dt::f32, dnnl::memory::format_tag::a);
+        wide = std::make_unique<Reordered>(plain, md({product(bs)}, b.type, dnnl::memory::format_tag::a), b.data);
+      }
+      const float* bf = wide ? static_cast<const float*>(wide->mem.get_data_handle()) : static_cast<const float*>(b.data);
+      sgemmBatched(a, as, bf, bs, y, batch, m, n, ka, ta, tb, bias, biasShape, act, alpha);
+    });
     return info.Env().Undefined();
   }
   guarded(info.Env(), k, [&] {
@@ -99,7 +108,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     dnnl::post_ops ops;
     if (!appendActivation(ops, act, alpha)) fail(info.Env(), k, "unknown activation code " + std::to_string(act));
     attr.set_post_ops(ops);
-    md amd = operand(as[0], m, ka, ta), bmd = operand(bs[0], kb, n, tb), ymd({batch, m, n}, dt::f32, {m * n, n, 1});
+    md amd = operand(as[0], m, ka, ta), bmd = operand(bs[0], kb, n, tb, b.type), ymd({batch, m, n}, dt::f32, {m * n, n, 1});
     md acmp({as[0], m, ka}, dt::bf16, dnnl::memory::format_tag::abc);
     // b in bf16, in the layout the primitive prefers, kept under packIdB (weights are reused every call).
     md bcmp({bs[0], kb, n}, dt::bf16, dnnl::memory::format_tag::any);
@@ -108,7 +117,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
     dnnl::matmul::primitive_desc pd(desc, attr, cpuEngine());
     Reordered src(pd.src_desc(), amd, a);
     std::unique_ptr<Reordered> temp;
-    dnnl::memory wei = packedWeights(packId, PACK_MATMUL_B, pd.weights_desc(), bmd, b, temp);
+    dnnl::memory wei = packedWeights(packId, PACK_MATMUL_B, pd.weights_desc(), bmd, b.data, temp);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src.mem},
                                                {DNNL_ARG_WEIGHTS, wei},
                                                {DNNL_ARG_DST, dnnl::memory(ymd, cpuEngine(), y)}};

@@ -1,6 +1,6 @@
 // Data reordered into the layout a oneDNN primitive prefers: per call (Reordered), or kept for a tensor the
 // JavaScript side names by an id until it releases that id (packedWeights; filters and matmul weights are immutable
-// tfjs data). Every buffer is counted.
+// tfjs data). Every buffer is counted. Also: weights in half-width storage (bf16 or fp16 bits) and their conversions.
 #include "common.h"
 
 namespace semedit {
@@ -33,6 +33,53 @@ std::unordered_map<int64_t, std::unique_ptr<Packed>>& packedCache() {
   return cache;
 }
 
+dnnl::memory::data_type halfType(Napi::Env env, const std::string& kernel, const Napi::Value& v) {
+  const std::string f = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (f == "bf16") return dnnl::memory::data_type::bf16;
+  if (f == "fp16") return dnnl::memory::data_type::f16;
+  fail(env, kernel, "half-width format must be 'bf16' or 'fp16'", "E_NATIVE_ARG");
+}
+
+Napi::Uint16Array bitsArg(const Napi::CallbackInfo& info, const Napi::Value& v, const std::string& kernel, const char* name, int64_t expect) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array)
+    fail(info.Env(), kernel, std::string(name) + " must be a Uint16Array (half-width bits)", "E_NATIVE_DTYPE");
+  auto a = v.As<Napi::Uint16Array>();
+  if (expect >= 0 && int64_t(a.ElementLength()) != expect)
+    fail(info.Env(), kernel, std::string(name) + " has " + std::to_string(a.ElementLength()) + " elements, expected " + std::to_string(expect),
+         "E_NATIVE_SHAPE");
+  return a;
+}
+
+// Converts n values between float32 and a half-width type with a oneDNN reorder (round to nearest even; parallel).
+void convert(void* from, dnnl::memory::data_type fromType, void* to, dnnl::memory::data_type toType, int64_t n) {
+  if (n == 0) return;
+  dnnl::memory src(dnnl::memory::desc({n}, fromType, dnnl::memory::format_tag::a), cpuEngine(), from);
+  dnnl::memory dst(dnnl::memory::desc({n}, toType, dnnl::memory::format_tag::a), cpuEngine(), to);
+  dnnl::reorder(src, dst).execute(cpuStream(), src, dst);
+  cpuStream().wait();
+}
+
+// toHalf(x: Float32Array, format, bits: Uint16Array): bits = x rounded to bf16 or fp16 (fp16 saturates to ±inf
+// past 65504, as a cast does).
+Napi::Value ToHalf(const Napi::CallbackInfo& info) {
+  const std::string k = "toHalf";
+  float* x = floatArg(info, 0, k, "x", -1);
+  auto type = halfType(info.Env(), k, info[1]);
+  auto bits = bitsArg(info, info[2], k, "bits", int64_t(info[0].As<Napi::Float32Array>().ElementLength()));
+  guarded(info.Env(), k, [&] { convert(x, dnnl::memory::data_type::f32, bits.Data(), type, int64_t(bits.ElementLength())); });
+  return info.Env().Undefined();
+}
+
+// fromHalf(bits: Uint16Array, format, y: Float32Array): y = the float32 values of the bits.
+Napi::Value FromHalf(const Napi::CallbackInfo& info) {
+  const std::string k = "fromHalf";
+  auto type = halfType(info.Env(), k, info[1]);
+  float* y = floatArg(info, 2, k, "y", -1);
+  auto bits = bitsArg(info, info[0], k, "bits", int64_t(info[2].As<Napi::Float32Array>().ElementLength()));
+  guarded(info.Env(), k, [&] { convert(bits.Data(), type, y, dnnl::memory::data_type::f32, int64_t(bits.ElementLength())); });
+  return info.Env().Undefined();
+}
+
 // release(packId): drops every layout kept for that id.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   int64_t id = intArg(info, 0, "release", "packId");
@@ -41,6 +88,15 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+WeightArg weightArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t expect) {
+  Napi::Value v = info[i];
+  if (v.IsTypedArray()) return {floatArg(info, i, kernel, name, expect), dnnl::memory::data_type::f32};
+  if (!v.IsObject()) fail(info.Env(), kernel, std::string(name) + " must be a Float32Array or { bits, format }", "E_NATIVE_DTYPE");
+  auto o = v.As<Napi::Object>();
+  auto type = halfType(info.Env(), kernel, o.Get("format"));
+  return {bitsArg(info, o.Get("bits"), kernel, name, expect).Data(), type};
+}
 
 dnnl::memory packedWeights(int64_t id, int pass, const dnnl::memory::desc& want, const dnnl::memory::desc& have, void* data,
                            std::unique_ptr<Reordered>& temp) {
@@ -63,6 +119,10 @@ dnnl::memory packedWeights(int64_t id, int pass, const dnnl::memory::desc& want,
   return dnnl::memory(want, cpuEngine(), slot->storage.data());
 }
 
-void registerPack(Napi::Env env, Napi::Object exports) { exports.Set("release", Napi::Function::New(env, Release)); }
+void registerPack(Napi::Env env, Napi::Object exports) {
+  exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("toHalf", Napi::Function::New(env, ToHalf));
+  exports.Set("fromHalf", Napi::Function::New(env, FromHalf));
+}
 
 }  // namespace semedit

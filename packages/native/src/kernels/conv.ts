@@ -44,7 +44,7 @@ function forward(name: string, depthwise: boolean, fused: boolean): tf.KernelCon
     }
     const y = new Float32Array(tf.util.sizeFromShape(c.outShape));
     if (y.length > 0 && tf.util.sizeFromShape(x!.shape) > 0) {
-      call(name, () => b.addon.conv2d(b.f32(x!), x!.shape, b.f32(filter!), filter!.shape, y, c.outShape, ...geometry(c),
+      call(name, () => b.addon.conv2d(b.f32(x!), x!.shape, b.weight(filter!), filter!.shape, y, c.outShape, ...geometry(c),
         bias ? b.f32(bias) : null, act, a.leakyreluAlpha ?? 0.2, depthwise, b.packId(filter!)));
     }
     return b.out(c.outShape, y);
@@ -59,7 +59,7 @@ function backpropInput(name: string, depthwise: boolean): tf.KernelConfig {
     if (c.dataFormat !== 'channelsLast' || !isF32(dy, filter)) return cpu();
     const dx = new Float32Array(tf.util.sizeFromShape(c.inShape));
     if (dx.length > 0 && tf.util.sizeFromShape(dy!.shape) > 0) {
-      call(name, () => b.addon.conv2dBackpropInput(b.f32(dy!), dy!.shape, b.f32(filter!), filter!.shape, dx, c.inShape, ...geometry(c), depthwise, b.packId(filter!)));
+      call(name, () => b.addon.conv2dBackpropInput(b.f32(dy!), dy!.shape, b.weight(filter!), filter!.shape, dx, c.inShape, ...geometry(c), depthwise, b.packId(filter!)));
     }
     return b.out(c.inShape, dx);
   });

@@ -50,7 +50,7 @@ function matmul(name: string, fused: boolean): tf.KernelConfig {
     const y = new Float32Array(tf.util.sizeFromShape(outShape));
     if (y.length > 0) {
       const as3 = transposeA ? [sa, k, m] : [sa, m, k], bs3 = transposeB ? [sb, n, k] : [sb, k, n];
-      call(name, () => b.addon.matmul(b.f32(a!), as3, b.f32(bt!), bs3, y, [Math.max(sa, sb), m, n], transposeA, transposeB,
+      call(name, () => b.addon.matmul(b.f32(a!), as3, b.weight(bt!), bs3, y, [Math.max(sa, sb), m, n], transposeA, transposeB,
         bias ? b.f32(bias) : null, bias3 ?? null, act, leakyreluAlpha ?? 0.2, b.precision === 'bf16' ? b.packId(bt!) : 0));
     }
     return b.out(outShape, y);
