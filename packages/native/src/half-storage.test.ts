@@ -99,11 +99,16 @@ d('half-width weight storage on native', () => {
       it('error against float32 weights, measured (bound: 8 ulp of the format times the output scale)', async () => {
         await tf.setBackend('native');
         const c = cases[0]!;
-        const run = (half: boolean): Float32Array => tf.tidy(() => {
-          const w = make(c.weights, 1);
-          if (half) w.forEach((t) => native().storeHalf(t, format));
-          return (c.run(w, make(c.inputs, 11)) as tf.Tensor).dataSync().slice();
-        });
+        const run = (half: boolean): Float32Array => {
+          const out = tf.tidy(() => {
+            const w = make(c.weights, 1);
+            if (half) w.forEach((t) => native().storeHalf(t, format));
+            return c.run(w, make(c.inputs, 11)) as tf.Tensor;
+          });
+          const v = out.dataSync() as Float32Array;
+          out.dispose();
+          return v;
+        };
         const full = run(false), half = run(true);
         let peak = 0, worst = 0;
         for (let i = 0; i < full.length; i++) peak = Math.max(peak, Math.abs(full[i]!));
