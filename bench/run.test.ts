@@ -42,7 +42,7 @@ describe('parseBenchArgs', () => {
 describe('the bench JSON', () => {
   const fake = (): BenchJson => benchJson({
     machine: { ...machine(), loadAvg1: 1.5 },
-    backend: { name: 'native', threads: 2, simd: true, tried: [{ name: 'native' }], detail: 'fake', warnings: [] },
+    backend: { name: 'native', threads: 2, simd: true, tried: [{ name: 'native' }], detail: 'fake', weightStorage: 'fp32', warnings: [] },
     quick: true,
     results: [
       caseResult('unet-step-sd15', { ms: 17_000.123, maxAbsDiff: 2e-4, note: 'n' }, { torch: { ms: null, note: 'skipped in --quick' }, onnxruntime: { ms: 20_000 } }),

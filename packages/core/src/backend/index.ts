@@ -25,3 +25,4 @@ export { BackendUnavailableError, HeapLimitError, type BackendAttempt, type Heap
 export { getHeapLimit, setHeapLimit, wasmHeapStats, type WasmHeapStats } from './heap-guard.js';
 export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from './kernels/index.js';
 export { ensureGradients } from './gradients.js';
+export { WEIGHT_STORAGES, canStoreHalf, getWeightStorage, setWeightStorage, storeWeights, type WeightStorage } from './weight-storage.js';

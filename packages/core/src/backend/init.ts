@@ -12,6 +12,7 @@ import { getHeapLimit, setHeapLimit } from './heap-guard.js';
 import { loadCpu, loadNative, loadTensorflow, loadWebgpu, type LoadedBackend } from './loaders.js';
 import { BACKEND_NAMES, resolveBackendOptions, type BackendName, type BackendOptions, type ResolvedBackendOptions } from './options.js';
 import { loadWasm } from './wasm.js';
+import { canStoreHalf, setWeightStorage, type WeightStorage } from './weight-storage.js';
 
 /**
  * The backend in use and how it was chosen.
@@ -36,6 +37,8 @@ export interface BackendInfo {
   detail: string;
   /** wasm heap limit in bytes (wasm only). */
   heapLimitBytes?: number;
+  /** How models built from now on hold their weights (`fp32`, or half-width `fp16` / `bf16` on native). */
+  weightStorage: WeightStorage;
   /** Fallbacks and remarks (a thread count capped, the thread shim unavailable, ...). */
   warnings: string[];
 }
@@ -53,13 +56,14 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /**
  * Selects, loads and activates a tfjs backend. Calls are serialized; a call with the same (resolved) options as
- * the last one returns at once. Environment: `SEMEDIT_BACKEND`, `SEMEDIT_THREADS`, `SEMEDIT_HEAP_LIMIT` (options
- * win).
+ * the last one returns at once. Environment: `SEMEDIT_BACKEND`, `SEMEDIT_THREADS`, `SEMEDIT_HEAP_LIMIT`,
+ * `SEMEDIT_WEIGHTS` (options win).
  *
- * @param opts `backend`, wasm `threads` (default: every core, at most 8), `simd`, `heapLimitBytes`
+ * @param opts `backend`, wasm `threads` (default: every core, at most 8), `simd`, `heapLimitBytes`,
+ *   `weightStorage` (models built afterwards hold their weights so; half-width needs native)
  * @returns what was chosen and what was tried
- * @throws OptionError on an unknown backend or a bad value; BackendUnavailableError when a named backend
- *   cannot load
+ * @throws OptionError on an unknown backend or a bad value, or half-width weight storage on a backend without
+ *   it; BackendUnavailableError when a named backend cannot load
  * @example
  * ```ts
  * const info = await initBackend();
@@ -91,7 +95,7 @@ async function select(opts: BackendOptions): Promise<BackendInfo> {
   const r = resolveBackendOptions(opts);
   if (!(await ensureGradients())) r.warnings.push('gradients unavailable: tfjs-core gradient configs could not be loaded');
   if (r.heapLimitBytes !== undefined) setHeapLimit(r.heapLimitBytes);
-  const key = JSON.stringify([r.backend ?? 'auto', r.threads, r.simd]);
+  const key = JSON.stringify([r.backend ?? 'auto', r.threads, r.simd, r.weightStorage]);
   if (current && current.key === key && tf.getBackend() === current.info.name) return backendInfo()!;
 
   const tried: BackendAttempt[] = [];
@@ -107,6 +111,11 @@ async function select(opts: BackendOptions): Promise<BackendInfo> {
       continue;
     }
     tried.push({ name });
+    if (r.weightStorage !== 'fp32' && !canStoreHalf(tf.backend())) {
+      throw new OptionError('weightStorage', `${r.weightStorage} weight storage needs the native backend; ${name} holds float32 only` +
+        (tried.some((t) => t.name === 'native' && t.error) ? ` (native unavailable: ${tried.find((t) => t.name === 'native')!.error})` : ''));
+    }
+    setWeightStorage(r.weightStorage);
     const skipped = tried.find((t) => t.name === 'native' && t.error !== undefined);
     if (!r.backend && skipped) r.warnings.push(`native unavailable: ${skipped.error}; using ${name}`);
     const info: BackendInfo = {
@@ -115,6 +124,7 @@ async function select(opts: BackendOptions): Promise<BackendInfo> {
       simd: loaded.simd,
       tried,
       detail: loaded.detail,
+      weightStorage: r.weightStorage,
       warnings: [...r.warnings, ...loaded.warnings],
     };
     current = { info, key };

@@ -12,6 +12,7 @@ describe('resolveBackendOptions', () => {
       threadsExplicit: false,
       simd: true,
       heapLimitBytes: undefined,
+      weightStorage: 'fp32',
       warnings: availableParallelism() > WASM_MAX_THREADS ? [expect.stringContaining('at most 8')] : [],
     });
   });

@@ -1,10 +1,12 @@
 /**
  * Backend options: the names, the option object of {@link initBackend}, and their resolution against the
- * environment (`SEMEDIT_BACKEND`, `SEMEDIT_THREADS`, `SEMEDIT_HEAP_LIMIT`). Options win over the environment.
+ * environment (`SEMEDIT_BACKEND`, `SEMEDIT_THREADS`, `SEMEDIT_HEAP_LIMIT`, `SEMEDIT_WEIGHTS`). Options win over the
+ * environment.
  * @module
  */
 import { availableParallelism } from 'node:os';
 import { OptionError } from '../errors.js';
+import { WEIGHT_STORAGES, type WeightStorage } from './weight-storage.js';
 
 /**
  * Every backend name, in the order they are tried when none is named.
@@ -74,6 +76,8 @@ export interface BackendOptions {
   simd?: boolean;
   /** wasm heap limit in bytes; absent: `SEMEDIT_HEAP_LIMIT`, else 3.5 GiB. */
   heapLimitBytes?: number;
+  /** How models hold their weights: `fp32` (default), or half-width `fp16` / `bf16` (native only); absent: `SEMEDIT_WEIGHTS`. */
+  weightStorage?: WeightStorage;
 }
 
 /**
@@ -96,6 +100,8 @@ export interface ResolvedBackendOptions {
   simd: boolean;
   /** wasm heap limit in bytes, when the option or `SEMEDIT_HEAP_LIMIT` sets one (else the current limit stays). */
   heapLimitBytes: number | undefined;
+  /** How models hold their weights. */
+  weightStorage: WeightStorage;
   /** Remarks made while resolving (e.g. a thread count capped at 8). */
   warnings: string[];
 }
@@ -143,7 +149,13 @@ export function resolveBackendOptions(
   if (opts.heapLimitBytes !== undefined) heapLimitBytes = validateHeapLimit('heapLimitBytes', opts.heapLimitBytes);
   else if (envHeap !== undefined) heapLimitBytes = validateHeapLimit('SEMEDIT_HEAP_LIMIT', parseByteSize('SEMEDIT_HEAP_LIMIT', envHeap));
 
-  return { backend, threads, threadsExplicit, simd, heapLimitBytes, warnings };
+  const storageFrom = opts.weightStorage !== undefined ? 'weightStorage' : 'SEMEDIT_WEIGHTS';
+  const storage = opts.weightStorage ?? blankToUndefined(env['SEMEDIT_WEIGHTS'])?.toLowerCase() ?? 'fp32';
+  if (!(WEIGHT_STORAGES as readonly string[]).includes(storage)) {
+    throw new OptionError(storageFrom, `unknown weight storage ${JSON.stringify(storage)}; expected one of ${WEIGHT_STORAGES.join(', ')}`);
+  }
+
+  return { backend, threads, threadsExplicit, simd, heapLimitBytes, weightStorage: storage as WeightStorage, warnings };
 }
 
 /**

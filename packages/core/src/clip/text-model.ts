@@ -12,6 +12,7 @@ import { clipEncoder } from './encoder.js';
 import { layerNorm } from './layers.js';
 import { TokenIdsError } from './model-errors.js';
 import { disposeClipParams, type ClipTextModelParams, type ClipTextTransformerParams } from './params.js';
+import { storeWeights } from '../backend/weight-storage.js';
 
 /**
  * Token ids: a `[B, L]` int32 tensor or B rows of L ids (e.g. `tokenizer.encodeBatch(prompts).map((e) => e.ids)`).
@@ -214,7 +215,9 @@ export class ClipTextModel {
     readonly config: ResolvedClipTextConfig,
     readonly params: ClipTextModelParams,
     readonly leftovers: readonly string[] = [],
-  ) {}
+  ) {
+    storeWeights(params);
+  }
 
   /**
    * Encodes token ids.
@@ -268,7 +271,9 @@ export class ClipTextModelWithProjection {
     readonly config: ResolvedClipTextConfig,
     readonly params: ClipTextModelParams & Required<Pick<ClipTextModelParams, 'text_projection'>>,
     readonly leftovers: readonly string[] = [],
-  ) {}
+  ) {
+    storeWeights(params);
+  }
 
   /**
    * Encodes token ids and projects the pooled output.

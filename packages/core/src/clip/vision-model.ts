@@ -10,6 +10,7 @@ import { clipEncoder } from './encoder.js';
 import { layerNorm } from './layers.js';
 import { disposeClipParams, type ClipVisionModelParams, type ClipVisionTransformerParams } from './params.js';
 import { tidyOutputs } from './text-model.js';
+import { storeWeights } from '../backend/weight-storage.js';
 
 /**
  * Options of the vision forward pass.
@@ -132,7 +133,9 @@ export class ClipVisionModel {
     readonly config: ResolvedClipVisionConfig,
     readonly params: ClipVisionModelParams,
     readonly leftovers: readonly string[] = [],
-  ) {}
+  ) {
+    storeWeights(params);
+  }
 
   /**
    * Encodes images.
@@ -185,7 +188,9 @@ export class ClipVisionModelWithProjection {
     readonly config: ResolvedClipVisionConfig,
     readonly params: ClipVisionModelParams & Required<Pick<ClipVisionModelParams, 'visual_projection'>>,
     readonly leftovers: readonly string[] = [],
-  ) {}
+  ) {
+    storeWeights(params);
+  }
 
   /**
    * Encodes images and projects the pooled output.

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SemeditError } from '../errors.js';
 import type { RawTensor } from '../io/types.js';
 import { convWeightToHwio, linearWeightToInOut, rawToTensor } from '../tensor/layout.js';
+import { storeWeights } from '../backend/weight-storage.js';
 
 /**
  * Options of {@link buildParamTree}.
@@ -58,8 +59,9 @@ export function convertWeight(key: string, raw: RawTensor, opts: ParamTreeOption
 }
 
 /**
- * Builds a nested parameter tree from flat checkpoint tensors, converting each layout once. The caller checks
- * the keys and shapes first (e.g. with `takeExpected`) and casts the result to the model's params type.
+ * Builds a nested parameter tree from flat checkpoint tensors, converting each layout once and putting each tensor
+ * in the weight storage initBackend chose (see storeWeights). The caller checks the keys and shapes first (e.g.
+ * with `takeExpected`) and casts the result to the model's params type.
  *
  * @param weights tensors by dotted key
  * @param opts    conversion options
@@ -80,6 +82,7 @@ export function buildParamTree(weights: ReadonlyMap<string, RawTensor>, opts: Pa
         if (i === parts.length - 1) {
           const t = opts.convert?.(key, raw) ?? convertWeight(key, raw, opts);
           made.push(t);
+          storeWeights(t); // per tensor, so that float32 copies are let go while loading, not after
           node[part] = t;
           return;
         }

@@ -12,6 +12,7 @@ import type { StyleGan2Params } from './params.js';
 import { concatStyles, splitStyles, styleLayers, wsToStyles, type StyleCodes, type StyleLayer } from './style-space.js';
 import { synthesis, synthesisFromStyles, type SynthesisOptions } from './synthesis.js';
 import { paramTensors } from '../nn/weights.js';
+import { storeWeights } from '../backend/weight-storage.js';
 
 /**
  * A StyleGAN2 generator. Images are NHWC `[B, R, R, C]` in the generator's range (about [-1, 1]).
@@ -37,6 +38,7 @@ export class StyleGan2 {
    */
   constructor(readonly config: ResolvedStyleGan2Config, readonly params: StyleGan2Params, readonly format: 'nvlabs' | 'rosinality') {
     this.styleLayers = styleLayers(config);
+    storeWeights(params);
   }
 
   /** Rows of W+ (`2·log2(R) − 2`). */

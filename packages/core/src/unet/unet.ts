@@ -15,6 +15,7 @@ import { resolveUNetConfig, type ResolvedUNetConfig, type UNet2DConditionConfig 
 import { timestepEmbedding, timestepProj, timestepsTensor, type TimestepInput } from './embeddings.js';
 import type { AttentionOptions, RowRole, StepInfo } from './hooks.js';
 import { buildUNetParams, type UNetBuildOptions, type UNetParams } from './params.js';
+import { storeWeights } from '../backend/weight-storage.js';
 
 /**
  * Options of {@link UNet2DConditionModel.forward}.
@@ -64,6 +65,7 @@ export class UNet2DConditionModel {
   constructor(config: ResolvedUNetConfig, params: UNetParams) {
     this.config = config;
     this.params = params;
+    storeWeights(params);
   }
 
   /**

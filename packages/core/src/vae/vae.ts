@@ -15,6 +15,7 @@ import { resolveVaeConfig, type AutoencoderKLConfig, type ResolvedVaeConfig } fr
 import { vaeDecoder } from './decoder.js';
 import { vaeEncoder } from './encoder.js';
 import { buildVaeParams, type VaeParams } from './params.js';
+import { storeWeights } from '../backend/weight-storage.js';
 
 /**
  * The posterior `N(mean, exp(logvar))` of {@link AutoencoderKL.encode}.
@@ -76,6 +77,7 @@ export class AutoencoderKL {
   constructor(config: ResolvedVaeConfig, params: VaeParams) {
     this.config = config;
     this.params = params;
+    storeWeights(params);
   }
 
   /**
