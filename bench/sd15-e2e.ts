@@ -4,7 +4,9 @@
  * (default: native). Prints the time of each part and the process's peak RSS, and writes them to
  * `bench/results/sd15-e2e.json`. Tokenizer: the CLIP vocabulary of the clip-tokenizer fixture.
  *
- *   pnpm exec tsx --conditions=@repo/source bench/sd15-e2e.ts [--backend=native] [--steps=2]
+ * `--weights=fp16` (or bf16) keeps the weight matrices and filters in half-width storage (native only).
+ *
+ *   pnpm exec tsx --conditions=@repo/source bench/sd15-e2e.ts [--backend=native] [--steps=2] [--weights=fp32]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@semedit/core/backend';
@@ -23,7 +25,8 @@ import { SD15_UNET, SD_VAE, randomWeights } from './lib/sd15-models.js';
 
 const backend = (process.argv.find((a) => a.startsWith('--backend='))?.split('=')[1] ?? 'native') as 'native';
 const steps = intArg('steps', 2);
-const info = await initBackend({ backend });
+const weightStorage = (process.argv.find((a) => a.startsWith('--weights='))?.split('=')[1] ?? 'fp32') as 'fp32';
+const info = await initBackend({ backend, weightStorage });
 const gib = (b: number): number => +(b / 2 ** 30).toFixed(2);
 const peak = (): number => gib(process.resourceUsage().maxRSS * 1024);
 const seconds = (t: number): number => +((performance.now() - t) / 1000).toFixed(2);
@@ -55,6 +58,6 @@ const totalS = seconds(t);
 const image = result.images.shape;
 const finite = tf.tidy(() => tf.all(tf.isFinite(result.images)).dataSync()[0] === 1);
 tf.dispose([result.images, result.latents]);
-const row = { backend: info.detail, steps, image, finite, buildS, totalS, stepS: stepTimes, peakRssGiB: peak(), loadAvg: +loadavg()[0]!.toFixed(2) };
+const row = { backend: info.detail, weightStorage, steps, image, finite, buildS, totalS, stepS: stepTimes, peakRssGiB: peak(), loadAvg: +loadavg()[0]!.toFixed(2) };
 console.log(JSON.stringify(row));
-writeResult('sd15-e2e', { machine: machine(), backend: info, rows: [row] });
+writeResult(weightStorage === 'fp32' ? 'sd15-e2e' : `sd15-e2e-${weightStorage}`, { machine: machine(), backend: info, rows: [row] });

@@ -120,7 +120,7 @@ d('half-width weight storage on native', () => {
     });
   }
 
-  it('halves the memory, counts it, drops a kept float32 layout, and gives everything back on dispose', async () => {
+  it.each(['bf16', 'fp16'] as const)('%s halves the memory, counts it, drops a kept float32 layout, and gives everything back on dispose', async (format) => {
     await tf.setBackend('native');
     const b = native();
     const before = { tensors: tf.memory().numTensors, half: b.memory().halfBytes, addon: b.memory().addonBytes };
@@ -128,12 +128,17 @@ d('half-width weight storage on native', () => {
     const x = tf.tensor(seeded(8 * 8 * 16, 4), [1, 8, 8, 16]) as tf.Tensor4D;
     tf.conv2d(x, w, 1, 'same').dispose(); // the filter's preferred layout is kept, in float32
     const kept = b.memory().addonBytes - before.addon;
-    expect(b.storeHalf(w, 'bf16')).toBe(w.size * 2);
-    expect(b.storeHalf(w, 'bf16')).toBe(0); // already half-width
+    expect(b.storeHalf(w, format)).toBe(w.size * 2);
+    expect(b.storeHalf(w, format)).toBe(0); // already half-width
     expect(b.memory().halfBytes - before.half).toBe(w.size * 2);
     expect(b.memory().addonBytes - before.addon).toBeLessThanOrEqual(Math.max(0, kept - w.size * 4));
     for (let i = 0; i < 3; i++) tf.conv2d(x, w, 1, 'same').dispose();
-    expect(b.memory().addonBytes).toBe(before.addon); // nothing kept per call for half-width weights
+    expect(b.memory().addonBytes).toBe(before.addon); // nothing kept per call (fp16's widened copy is freed)
+    const m = tf.tensor(seeded(16 * 16, 5), [16, 16]);
+    b.storeHalf(m, format);
+    tf.matMul(tf.reshape(x, [64, 16]), m).dispose();
+    expect(b.memory().addonBytes).toBe(before.addon);
+    m.dispose();
     tf.dispose([w, x]);
     expect(b.memory().halfBytes).toBe(before.half);
     expect(tf.memory().numTensors).toBe(before.tensors);

@@ -36,9 +36,13 @@ dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kern
 int64_t intArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
 // A filter or weight-matrix operand: a Float32Array, or weights kept in half-width storage as
 // { bits: Uint16Array, format: 'bf16' | 'fp16' } (see toHalf). Its element count is checked against `expect`.
+// fp16 bits are widened to a float32 copy owned here (oneDNN 2.6 reorders fp16 with a slow reference kernel);
+// bf16 bits are read by oneDNN directly.
 struct WeightArg {
   void* data;
   dnnl::memory::data_type type;
+  std::shared_ptr<std::vector<float>> wide;
+  ~WeightArg();
 };
 WeightArg weightArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t expect);
 double numArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
