@@ -136,7 +136,7 @@ d('half-width weight storage on native', () => {
     expect(b.memory().addonBytes).toBe(before.addon); // nothing kept per call (fp16's widened copy is freed)
     const m = tf.tensor(seeded(16 * 16, 5), [16, 16]);
     b.storeHalf(m, format);
-    tf.tidy(() => tf.matMul(tf.reshape(x, [64, 16]), m));
+    tf.tidy(() => tf.matMul(tf.reshape(x, [64, 16]), m)).dispose();
     expect(b.memory().addonBytes).toBe(before.addon);
     m.dispose();
     tf.dispose([w, x]);
