@@ -46,6 +46,8 @@ export interface Addon {
   toHalf(x: Float32Array, format: HalfFormat, bits: Uint16Array): void;
   /** y = the float32 values of half-width bits. */
   fromHalf(bits: Uint16Array, format: HalfFormat, y: Float32Array): void;
+  /** Frees an array's memory now (its buffer is detached and reads as empty). */
+  detach(x: Float32Array): void;
   /** Drops the filter layouts kept for a pack id (the tensor was disposed). */
   release(packId: number): void;
   conv2dBackpropFilter(x: Float32Array, xs: Dims, dy: Float32Array, dys: Dims, dw: Float32Array, ws: Dims, strides: Dims, dilations: Dims,

@@ -47,6 +47,10 @@ export class NativeBackend extends MathBackendCPU {
    * and matmuls read the bits themselves (widened per call inside the addon). Values are rounded to nearest even;
    * fp16 overflows to ±inf past 65504. Returns the bytes freed (0 when the data are already half-width).
    *
+   * With `release`, the caller promises that nothing else holds the float32 array (nobody has read the tensor's
+   * data): when the array is also one this backend allocated for a kernel's output, its memory is freed at once
+   * instead of at the garbage collector's next pass (loading a model converts thousands of tensors in a row).
+   *
    * @throws NativeKernelError `E_NATIVE_DTYPE` for a tensor that is not float32
    * @example
    * ```ts
@@ -54,7 +58,7 @@ export class NativeBackend extends MathBackendCPU {
    * (tf.backend() as NativeBackend).storeHalf(w, 'bf16'); // 204800
    * ```
    */
-  storeHalf(t: tf.TensorInfo, format: HalfFormat): number {
+  storeHalf(t: tf.TensorInfo, format: HalfFormat, opts: { release?: boolean } = {}): number {
     if (t.dtype !== 'float32') throw new NativeKernelError('storeHalf', 'E_NATIVE_DTYPE', `a ${t.dtype} tensor ${JSON.stringify(t.shape)} has no half-width storage`);
     if (this.halves.has(t.dataId)) return 0;
     const entry = this.data.get(t.dataId);
@@ -79,8 +83,13 @@ export class NativeBackend extends MathBackendCPU {
         Object.defineProperty(entry, 'values', { value: v, writable: true, configurable: true, enumerable: true });
       },
     });
-    return values.byteLength - bits.byteLength;
+    const freed = values.byteLength - bits.byteLength;
+    if (opts.release && this.owned.has(values) && values.byteOffset === 0 && values.byteLength === values.buffer.byteLength) this.addon.detach(values);
+    return freed;
   }
+
+  /** Arrays this backend allocated for kernel outputs (see storeHalf's `release`). */
+  private readonly owned = new WeakSet<Float32Array>();
 
   /** The half-width storage of a tensor's data, if {@link storeHalf} put it there. */
   half(t: tf.TensorInfo): HalfBits | undefined {
@@ -124,6 +133,7 @@ export class NativeBackend extends MathBackendCPU {
 
   /** A new float32 output tensor over `values`. */
   out(shape: readonly number[], values: Float32Array): tf.TensorInfo {
+    this.owned.add(values);
     return this.makeTensorInfo([...shape], 'float32', values);
   }
 

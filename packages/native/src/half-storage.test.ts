@@ -144,6 +144,23 @@ d('half-width weight storage on native', () => {
     expect(tf.memory().numTensors).toBe(before.tensors);
   });
 
+  it('release frees a kernel output\'s float32 memory at once, and never touches data the caller gave', async () => {
+    await tf.setBackend('native');
+    const b = native();
+    const raw = seeded(12, 9);
+    const given = tf.tensor(raw, [3, 4]);
+    const made = tf.transpose(given); // a native kernel's output
+    const arrayOf = (t: tf.Tensor): Float32Array => (b as unknown as { data: { get(id: object): { values: Float32Array } } }).data.get(t.dataId).values;
+    const madeArray = arrayOf(made);
+    const want = made.dataSync().slice();
+    b.storeHalf(made, 'fp16', { release: true });
+    b.storeHalf(given, 'fp16', { release: true });
+    expect(madeArray.length).toBe(0); // detached: freed now, not at the next garbage collection
+    expect([...raw]).toEqual([...seeded(12, 9)]); // the caller's array is intact
+    expectCloseArrays(made.dataSync(), want, 2 ** -11);
+    tf.dispose([given, made]);
+  });
+
   it('refuses a tensor that is not float32, with a typed error', async () => {
     await tf.setBackend('native');
     const i = tf.tensor1d([1, 2, 3], 'int32');

@@ -32,7 +32,7 @@ export const WEIGHT_STORAGES = ['fp32', 'fp16', 'bf16'] as const;
 
 /** A backend with half-width storage (`@semedit/native`'s NativeBackend). */
 interface HalfStoringBackend {
-  storeHalf(t: tf.TensorInfo, format: 'fp16' | 'bf16'): number;
+  storeHalf(t: tf.TensorInfo, format: 'fp16' | 'bf16', opts?: { release?: boolean }): number;
 }
 
 let current: WeightStorage = 'fp32';
@@ -83,6 +83,8 @@ export function getWeightStorage(): WeightStorage {
  * tiny share of the bytes, stay float32). A no-op for `fp32`.
  *
  * @param params a parameter tree (objects, arrays and maps whose leaves are tensors)
+ * @param opts   `release`: the tensors were just made and nobody has read their data, so the backend may free
+ *   their float32 memory at once rather than when the garbage collector runs (model loading does this)
  * @returns the bytes freed
  * @throws OptionError when half-width storage is set and the active backend has none (another backend was set
  *   after initBackend)
@@ -91,7 +93,7 @@ export function getWeightStorage(): WeightStorage {
  * const freed = storeWeights(unet.params); // 0 with fp32; about half the weight bytes with fp16
  * ```
  */
-export function storeWeights(params: unknown): number {
+export function storeWeights(params: unknown, opts: { release?: boolean } = {}): number {
   if (current === 'fp32') return 0;
   const backend = tf.backend();
   if (!canStoreHalf(backend)) {
@@ -104,7 +106,7 @@ export function storeWeights(params: unknown): number {
     if (v === null || typeof v !== 'object' || seen.has(v)) return;
     seen.add(v);
     if (v instanceof tf.Tensor) {
-      if (!(v instanceof tf.Variable) && v.dtype === 'float32' && v.rank >= 2 && !v.isDisposed) freed += (backend as unknown as HalfStoringBackend).storeHalf(v, format);
+      if (!(v instanceof tf.Variable) && v.dtype === 'float32' && v.rank >= 2 && !v.isDisposed) freed += (backend as unknown as HalfStoringBackend).storeHalf(v, format, opts);
       return;
     }
     if (ArrayBuffer.isView(v)) return;

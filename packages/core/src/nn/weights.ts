@@ -82,7 +82,7 @@ export function buildParamTree(weights: ReadonlyMap<string, RawTensor>, opts: Pa
         if (i === parts.length - 1) {
           const t = opts.convert?.(key, raw) ?? convertWeight(key, raw, opts);
           made.push(t);
-          storeWeights(t); // per tensor, so that float32 copies are let go while loading, not after
+          storeWeights(t, { release: true }); // per tensor, so that float32 copies are freed while loading, not after
           node[part] = t;
           return;
         }

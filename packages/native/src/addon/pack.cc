@@ -106,6 +106,15 @@ Napi::Value FromHalf(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// detach(x: Float32Array): frees x's memory now (its buffer is detached: x reads as empty afterwards). For arrays
+// the engine owns alone, whose data moved into half-width storage; the garbage collector would free them late.
+Napi::Value Detach(const Napi::CallbackInfo& info) {
+  floatArg(info, 0, "detach", "x", -1);
+  auto buffer = info[0].As<Napi::Float32Array>().ArrayBuffer();
+  if (!buffer.IsDetached()) buffer.Detach();
+  return info.Env().Undefined();
+}
+
 // release(packId): drops every layout kept for that id.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   int64_t id = intArg(info, 0, "release", "packId");
@@ -163,6 +172,7 @@ void registerPack(Napi::Env env, Napi::Object exports) {
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("toHalf", Napi::Function::New(env, ToHalf));
   exports.Set("fromHalf", Napi::Function::New(env, FromHalf));
+  exports.Set("detach", Napi::Function::New(env, Detach));
 }
 
 }  // namespace semedit
