@@ -17,6 +17,7 @@ import { createScheduler } from '@semedit/core/schedulers';
 import { loadClipTokenizer } from '@semedit/core/tokenizer';
 import { UNet2DConditionModel, resolveUNetConfig, unetWeightShapes } from '@semedit/core/unet';
 import { AutoencoderKL, resolveVaeConfig, vaeWeightShapes } from '@semedit/core/vae';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { randomWeights as clipWeights, textCfg } from './clip.js';
@@ -40,6 +41,16 @@ const vaeCfg = resolveVaeConfig(SD_VAE);
 const vaeShapes = vaeWeightShapes(vaeCfg);
 const vae = AutoencoderKL.fromWeights(randomWeights(vaeShapes, Object.keys(vaeShapes), 2), vaeCfg);
 const buildS = seconds(t);
+const builtRss = gib(process.memoryUsage().rss);
+// Linux: "5" resets the peak RSS (VmHWM), so that the run's own peak can be read after it.
+const runPeak = ((): (() => number | null) => {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return () => gib(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024);
+  } catch {
+    return () => null;
+  }
+})();
 const tokenizer = await loadClipTokenizer(join(fixturesRoot(), 'clip-tokenizer'));
 const scheduler = createScheduler({ _class_name: 'DDIMScheduler', beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000, set_alpha_to_one: false, steps_offset: 1, clip_sample: false } as never);
 console.log(`${info.detail}; weights built in ${buildS} s, peak RSS ${peak()} GiB, ${tf.memory().numTensors} tensors`);
@@ -58,6 +69,6 @@ const totalS = seconds(t);
 const image = result.images.shape;
 const finite = tf.tidy(() => tf.all(tf.isFinite(result.images)).dataSync()[0] === 1);
 tf.dispose([result.images, result.latents]);
-const row = { backend: info.detail, weightStorage, steps, image, finite, buildS, totalS, stepS: stepTimes, peakRssGiB: peak(), loadAvg: +loadavg()[0]!.toFixed(2) };
+const row = { backend: info.detail, weightStorage, steps, image, finite, buildS, totalS, stepS: stepTimes, peakRssGiB: peak(), rssAfterBuildGiB: builtRss, runPeakRssGiB: runPeak(), loadAvg: +loadavg()[0]!.toFixed(2) };
 console.log(JSON.stringify(row));
 writeResult(weightStorage === 'fp32' ? 'sd15-e2e' : `sd15-e2e-${weightStorage}`, { machine: machine(), backend: info, rows: [row] });
