@@ -138,6 +138,7 @@ const otherCases: Case[] = [
   { name: 'concat middle axis', shapes: [[2, 1, 3], [2, 4, 3]], fn: (a, b) => tf.concat([a!, b!], 1) },
   { name: 'concat with an empty part', shapes: [[3, 0], [3, 2]], fn: (a, b) => tf.concat([a!, b!], 1) },
   { name: 'concat after transpose', shapes: [[3, 4], [4, 2]], fn: (a, b) => tf.concat([tf.transpose(a!), b!], 1) },
+  { name: 'concat of 20 parts', shapes: Array.from({ length: 20 }, (_, i) => [2, 1 + (i % 3)]), fn: (...xs) => tf.concat(xs, 1) },
   { name: 'concat grad', shapes: [[2, 3], [2, 2]], fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 1))))([a!, b!]) },
 ];
 

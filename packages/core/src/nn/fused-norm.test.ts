@@ -43,6 +43,7 @@ d('fused GroupNorm / LayerNorm (native) match the op-by-op versions on cpu', () 
     { name: 'GroupNorm 1 group', shape: [1, 3, 3, 6], groups: 1, silu: false },
     { name: 'GroupNorm 1x1 spatial, C/G = 1', shape: [3, 1, 1, 8], groups: 8, silu: true },
     { name: 'LayerNorm rows', shape: [2, 9, 24], groups: 1, silu: false, layer: true },
+    { name: 'LayerNorm many rows (the rows spread over threads)', shape: [4, 300, 40], groups: 1, silu: false, layer: true },
   ];
   for (const c of cases) {
     it(`${c.name} ${JSON.stringify(c.shape)}: values and gradients`, async () => {

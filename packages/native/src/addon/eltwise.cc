@@ -202,7 +202,15 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   const std::string k = "Concat";
   if (!info[0].IsArray()) fail(info.Env(), k, "xs must be an array of Float32Arrays");
   auto arr = info[0].As<Napi::Array>();
-  dims_t widths = dimsArg(info, 1, k, "widths", int64_t(arr.Length()));
+  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != arr.Length())
+    fail(info.Env(), k, "widths must be an array with one entry per input", "E_NATIVE_SHAPE");
+  dims_t widths(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value w = info[1].As<Napi::Array>().Get(i);
+    if (!w.IsNumber() || w.As<Napi::Number>().DoubleValue() != double(w.As<Napi::Number>().Int64Value()))
+      fail(info.Env(), k, "widths[" + std::to_string(i) + "] is not an integer");
+    widths[i] = w.As<Napi::Number>().Int64Value();
+  }
   int64_t rows = intArg(info, 2, k, "rows"), total = 0;
   if (rows < 0) fail(info.Env(), k, "rows must be >= 0", "E_NATIVE_SHAPE");
   std::vector<const float*> xs(arr.Length());

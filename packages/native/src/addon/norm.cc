@@ -22,6 +22,30 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
   const bool silu = boolArg(info, 8, k, "silu");
   float* y = floatArg(info, 9, k, "y", b * s * c);
   const int64_t cg = c / g, count = s * cg;
+  if (s == 1) {
+    // One position per row (LayerNorm over [rows, C]): the rows are independent, so they are spread over the
+    // threads, each normalizing its groups in two passes over data that stays in L1.
+#pragma omp parallel for schedule(static) if (b * c > (1 << 15))
+    for (int64_t row = 0; row < b; ++row) {
+      const float* xr = x + row * c;
+      float* yr = y + row * c;
+      for (int64_t grp = 0; grp < g; ++grp) {
+        const float* xg = xr + grp * cg;
+        double sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < cg; ++j) sum += xg[j];
+        const double m = sum / double(cg);
+#pragma omp simd reduction(+ : sq)
+        for (int64_t j = 0; j < cg; ++j) sq += (double(xg[j]) - m) * (double(xg[j]) - m);
+        const double r = 1.0 / std::sqrt(sq / double(cg) + eps);
+        for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
+          const float v = float((double(xr[j]) - m) * r) * gamma[j] + beta[j];
+          yr[j] = silu ? v / (1.f + (v >= 0.f ? expNonPositive(-v) : 1.f / expNonPositive(v))) : v;
+        }
+      }
+    }
+    return info.Env().Undefined();
+  }
   // Per-channel sums over the positions (contiguous across channels, so the loops vectorize), accumulated in double
   // per thread over chunks of positions, then combined per group: pass 1 the means, pass 2 the centered squares.
   const int threads = omp_get_max_threads();
