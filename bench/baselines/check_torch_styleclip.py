@@ -5,7 +5,8 @@ reference fixtures before the bench trusts it:
   logits, StyleCLIP's CLIP loss and its gradient with respect to the image;
 - `clip-vision-tiny` (Hugging Face CLIPModel weights): vision hidden states, pooled output, embeddings, logits;
 - `styleclip-optimize-tiny`: the whole latent optimization (start latent, per-step losses, gradients, Adam moments,
-  latents, images) on the fixture's generator and CLIP components.
+  latents, images) on the fixture's generator and CLIP components, through both modulated-conv paths (`fused`, and
+  `unfused`, the bench's, reported as `<name>@unfused`).
 
 Every value (configs, file names, tensor names and shapes, steps, learning rate, l2 weight, truncation, pool kernel,
 Adam settings, tolerances) comes from the fixture's fixture.json and the files it names. Exits 1 when any check
@@ -35,7 +36,8 @@ OPENAI_KWARGS = {  # OpenAI CLIP constructor kwarg -> where openai_to_hf's confi
     "vision_layers": ("vision_config", "num_hidden_layers"), "vision_width": ("vision_config", "hidden_size"),
     "vision_patch_size": ("vision_config", "patch_size"), "context_length": ("text_config", "max_position_embeddings"),
     "vocab_size": ("text_config", "vocab_size"), "transformer_width": ("text_config", "hidden_size"),
-    "transformer_heads": ("text_config", "num_attention_heads"), "transformer_layers": ("text_config", "num_hidden_layers"),
+    "transformer_heads": ("text_config", "num_attention_heads"),
+    "transformer_layers": ("text_config", "num_hidden_layers"),
 }
 
 
@@ -112,26 +114,32 @@ def check_styleclip_optimize(fx):
     psi, mean = args["truncation"], io["mean_latent"]
     w = mean + psi * (g.mapping(io["z"]) - mean)
     latent_init = w[:, None, :].repeat(1, g.num_ws, 1)
-    records = []
     ramp = (cfg["get_lr"]["rampdown"], cfg["get_lr"]["rampup"])
     adam = {k: v for k, v in cfg.get("adam", {}).items() if k in ("betas", "eps", "weight_decay", "amsgrad")}
     text = clip.get_text_features(io["tokens"])
-    latent, img_final = optimize(
-        g, clip, text, io["latent_init"], args["step"], lr=args["lr"], l2_lambda=args["l2_lambda"], mode=args["mode"],
-        scale=clip_fx.json("config").get("upsample_scale_factor", 7), kernel=cfg["clip_loss"]["avgpool_kernel"],
-        lr_ramp=ramp, adam=adam, observe=lambda i, r: records.append(r), noise_mode=noise)
-    stack = {k: torch.stack([r[k] for r in records]) for k in ("loss_clip", "loss_l2", "loss", "grad", "latent",
-                                                               "exp_avg", "exp_avg_sq")}
     with torch.no_grad():
         img_orig = g.synthesize(io["latent_init"], noise)
     got = {
-        "latent_init": latent_init, "img_orig": img_orig, "loss_clip": stack["loss_clip"], "loss_l2": stack["loss_l2"],
-        "loss": stack["loss"], "grad_step0": records[0]["grad"], "grad": stack["grad"],
-        "latent_after_step": stack["latent"], "adam_exp_avg": stack["exp_avg"], "adam_exp_avg_sq": stack["exp_avg_sq"],
-        "img_gen_last": records[-1]["image"], "img_final": img_final,
+        "latent_init": latent_init, "img_orig": img_orig,
         "lr_per_step": torch.tensor([get_lr(i / args["step"], args["lr"], *ramp) for i in range(args["step"])],
                                     dtype=torch.float64),
     }
+    for fused in (True, False):  # the bench's StyleCLIP step runs the unfused modulated conv
+        records = []
+        _, img_final = optimize(
+            g, clip, text, io["latent_init"], args["step"], lr=args["lr"], l2_lambda=args["l2_lambda"],
+            mode=args["mode"], scale=clip_fx.json("config").get("upsample_scale_factor", 7),
+            kernel=cfg["clip_loss"]["avgpool_kernel"], lr_ramp=ramp, adam=adam,
+            observe=lambda i, r: records.append(r), noise_mode=noise, fused=fused)
+        stack = {k: torch.stack([r[k] for r in records]) for k in ("loss_clip", "loss_l2", "loss", "grad", "latent",
+                                                                   "exp_avg", "exp_avg_sq")}
+        suffix = "" if fused else "@unfused"
+        got.update({f"{k}{suffix}": v for k, v in {
+            "loss_clip": stack["loss_clip"], "loss_l2": stack["loss_l2"], "loss": stack["loss"],
+            "grad_step0": records[0]["grad"], "grad": stack["grad"], "latent_after_step": stack["latent"],
+            "adam_exp_avg": stack["exp_avg"], "adam_exp_avg_sq": stack["exp_avg_sq"],
+            "img_gen_last": records[-1]["image"], "img_final": img_final,
+        }.items()})
     return got
 
 
@@ -153,8 +161,13 @@ def check_fixture(fid, report):
         elif name not in got:
             report.fail(fid, name, "no such output in the port (a check this script does not know)")
         else:
-            want = torch.tensor(fx.json("meta")[name], dtype=torch.float64) if chk["file"] == "meta" else fx.tensors(chk["file"])[name]
-            report.compare(fid, name, got[name].detach(), want, chk)
+            if chk["file"] == "meta":
+                want = torch.tensor(fx.json("meta")[name], dtype=torch.float64)
+            else:
+                want = fx.tensors(chk["file"])[name]
+            for label in (name, f"{name}@unfused"):
+                if label in got:
+                    report.compare(fid, name, got[label].detach(), want, chk, label)
 
 
 def main(argv):

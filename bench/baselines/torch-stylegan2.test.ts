@@ -21,7 +21,7 @@ const CASES = [
   { id: 'stylegan2-nvlabs-tiny', script: 'check_torch_stylegan2.py', main: ['img_wplus_const', 'img_wplus_const@unfused', 'grad_wplus'] },
   { id: 'clip-loss-tiny', script: 'check_torch_styleclip.py', main: ['clip_loss', 'grad_image'] },
   { id: 'clip-vision-tiny', script: 'check_torch_styleclip.py', main: ['vision.image_embeds', 'logits_per_image'] },
-  { id: 'styleclip-optimize-tiny', script: 'check_torch_styleclip.py', main: ['grad', 'latent_after_step', 'img_final'] },
+  { id: 'styleclip-optimize-tiny', script: 'check_torch_styleclip.py', main: ['grad', 'grad@unfused', 'latent_after_step@unfused', 'img_final@unfused'] },
 ];
 
 interface Summary {

@@ -56,8 +56,10 @@ def optimize(G, clip, text_features, latent_init, steps, lr=0.1, l2_lambda=0.008
         opt.step()
         if observe:
             state = opt.state[latent]
-            observe(i, {"image": img.detach(), "loss_clip": c_loss.detach(), "loss_l2": l2.detach(), "loss": loss.detach(),
-                        "grad": grad, "latent": latent.detach().clone(), "exp_avg": state["exp_avg"].clone(),
-                        "exp_avg_sq": state["exp_avg_sq"].clone(), "lr": opt.param_groups[0]["lr"]})
+            observe(i, {
+                "image": img.detach(), "loss_clip": c_loss.detach(), "loss_l2": l2.detach(), "loss": loss.detach(),
+                "grad": grad, "latent": latent.detach().clone(), "exp_avg": state["exp_avg"].clone(),
+                "exp_avg_sq": state["exp_avg_sq"].clone(), "lr": opt.param_groups[0]["lr"],
+            })
     with torch.no_grad():
         return latent.detach(), G.synthesize(latent, noise_mode, fused)

@@ -52,7 +52,8 @@ def resolve_config(config):
     channels = [int(table[str(r)]) if table else min(base // r, cmax) for r in resolutions]
     w_dim = int(kw["w_dim"])
     return {
-        "z_dim": int(kw["z_dim"]), "w_dim": w_dim, "img_resolution": res, "img_channels": int(kw.get("img_channels", 3)),
+        "z_dim": int(kw["z_dim"]), "w_dim": w_dim, "img_resolution": res,
+        "img_channels": int(kw.get("img_channels", 3)),
         "num_layers": int(kw.get("num_layers", 8)), "layer_features": int(kw.get("layer_features") or w_dim),
         "lr_multiplier": float(kw.get("lr_multiplier", 0.01)), "conv_clamp": kw.get("conv_clamp"),
         "resample_filter": list(kw.get("resample_filter", [1, 3, 3, 1])), "use_noise": bool(kw.get("use_noise", True)),
@@ -85,7 +86,8 @@ def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
 def upsample2d(x, f, up=2):
     """x `up` times larger with the FIR filter (gain up^2), padded so the output is exactly up*H x up*W."""
     fh, fw = f.shape
-    return upfirdn2d(x, f, up=up, pad=((fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2), gain=up * up)
+    pad = ((fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2)
+    return upfirdn2d(x, f, up=up, pad=pad, gain=up * up)
 
 
 def modulated_conv2d(x, weight, styles, demodulate=True, up=1, f=None, fused=True):
@@ -223,7 +225,10 @@ class Synthesis(nn.Module):
         for k, (res, cout) in enumerate(zip(cfg["resolutions"], cfg["channels"])):
             cin = cfg["channels"][k - 1] if k else cout
             setattr(self, f"b{res}", SynthesisBlock(cin, cout, res, cfg))
-            rows = [("conv1", 0), ("torgb", 1)] if k == 0 else [("conv0", 2 * k - 1), ("conv1", 2 * k), ("torgb", 2 * k + 1)]
+            if k == 0:
+                rows = [("conv1", 0), ("torgb", 1)]
+            else:
+                rows = [("conv0", 2 * k - 1), ("conv1", 2 * k), ("torgb", 2 * k + 1)]
             self.layers += [(f"b{res}", name, row) for name, row in rows]
 
 
