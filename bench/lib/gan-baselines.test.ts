@@ -14,7 +14,7 @@ import { fixturesRoot, haveFixtures } from '@semedit/core/fixtures';
 import { flattenNvlabsKwargs, loadNvlabsGenerator, type StyleGan2Config } from '@semedit/core/stylegan2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { styleclipStep } from '../styleclip.js';
-import { ganCachePaths, ganSetup, ganSpec, ganTorch, prepareGanCase, readGanIo, type GanCase } from './gan-baselines.js';
+import { ganCachePaths, ganSetup, ganSpec, ganTorch, prepareGanCase, readGanIo, type GanCase, type GanSpec } from './gan-baselines.js';
 import { maxAbsDiff } from './ort.js';
 import { findPython } from './python.js';
 
@@ -30,19 +30,23 @@ beforeAll(async () => {
 const readJson = (p: string): Record<string, unknown> => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
 const tinyGenerator = (): StyleGan2Config => flattenNvlabsKwargs(readJson(join(fixturesRoot(), 'stylegan2-nvlabs-tiny', 'config.json'))['kwargs'] as Record<string, unknown>);
 
-function setupAndTime(name: GanCase, overrides: Parameters<typeof ganSpec>[1]): void {
-  const s = ganSetup(name, { cache: dir, spec: ganSpec(name, { ...overrides, generator: { ...tinyGenerator(), conv_clamp: 256 } }), timeoutMs: 120_000 });
+function setupAndTime(name: GanCase, overrides: Parameters<typeof ganSpec>[1]): GanSpec {
+  const spec = ganSpec(name, { ...overrides, generator: { ...tinyGenerator(), conv_clamp: 256 } });
+  const s = ganSetup(name, { cache: dir, spec, timeoutMs: 120_000 });
   expect('reason' in s ? s.reason : '').toBe('');
   const t = ganTorch(name, { reps: 1, warmup: 0, threads: 1, cache: dir, timeoutMs: 120_000 });
   if ('reason' in t) throw new Error(t.reason);
   expect(t.ms).toBeGreaterThan(0);
   expect(t.maxAbsDiff).toBeLessThan(1e-5);
+  return spec;
 }
 
 describe('StyleGAN2 baselines on tiny models (stylegan2-nvlabs-tiny config, clip-vision-tiny config)', () => {
   it.skipIf(skip !== '')('stylegan2-1024 case: PyTorch and loadNvlabsGenerator agree on one cache', async () => {
-    setupAndTime('stylegan2-1024', {});
-    const p = await prepareGanCase('stylegan2-1024', 'tiny synthesis', dir);
+    const spec = setupAndTime('stylegan2-1024', {});
+    // A cache made from another spec is not used (the bench's own spec is FFHQ 1024).
+    expect(await prepareGanCase('stylegan2-1024', 'tiny synthesis', dir)).toBeNull();
+    const p = await prepareGanCase('stylegan2-1024', 'tiny synthesis', dir, spec);
     expect(p).not.toBeNull();
     const img = (await p!.run()) as tf.Tensor4D;
     expect(img.shape).toEqual(p!.reference!.shape);
@@ -54,8 +58,8 @@ describe('StyleGAN2 baselines on tiny models (stylegan2-nvlabs-tiny config, clip
 
   it.skipIf(skip !== '')('styleclip-step case: PyTorch and our loaders agree on the image and the gradient', async () => {
     const clip = readJson(join(fixturesRoot(), 'clip-vision-tiny', 'config.json'));
-    setupAndTime('styleclip-step', { clip });
-    const p = await prepareGanCase('styleclip-step', 'tiny step', dir);
+    const spec = setupAndTime('styleclip-step', { clip });
+    const p = await prepareGanCase('styleclip-step', 'tiny step', dir, spec);
     expect(p).not.toBeNull();
     const img = await p!.run();
     expect(maxAbsDiff(await img.data(), p!.reference!)).toBeLessThan(1e-4);

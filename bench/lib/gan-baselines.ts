@@ -111,6 +111,11 @@ export function ganCachePaths(dir: string, name: GanCase): GanCachePaths {
   return { dir: d, generatorDir: join(d, 'generator'), clipDir: join(d, 'clip'), io: join(d, 'io.safetensors'), manifest: join(d, 'manifest.json') };
 }
 
+/** JSON with sorted object keys, to compare specs (the manifest's went through Python). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+}
+
 /** The manifest of a case's cache, or null when there is none. */
 function readManifest(p: GanCachePaths): { spec: GanSpec } & Record<string, unknown> | null {
   return existsSync(p.manifest) && existsSync(p.io) ? (JSON.parse(readFileSync(p.manifest, 'utf8')) as { spec: GanSpec }) : null;
@@ -232,21 +237,23 @@ export async function readGanIo(dir: string, name: GanCase): Promise<GanIo> {
 
 /**
  * Builds a case on the active backend from the cache (our loaders, PyTorch's weights and inputs), with PyTorch's
- * output as the reference; null when there is no cache. For styleclip-step the note also gets the max abs
- * difference of the first step's gradient against PyTorch's, once the first (warm-up) call has run.
+ * output as the reference; null when there is no cache, or one made from another spec (a stale cache that setup
+ * could not remake). For styleclip-step the note also gets the max abs difference of the first step's gradient
+ * against PyTorch's, once the first (warm-up) call has run.
  *
  * @param name the case
  * @param what the case's description, put first in the note
  * @param dir  the cache folder (default {@link GAN_CACHE})
+ * @param spec the spec the cache must have been made from (default {@link ganSpec}'s)
  * @example
  * ```ts
  * const p = (await prepareGanCase('stylegan2-1024', 'FFHQ 1024 synthesis')) ?? seededFallback();
  * ```
  */
-export async function prepareGanCase(name: GanCase, what: string, dir: string = GAN_CACHE): Promise<Prepared | null> {
+export async function prepareGanCase(name: GanCase, what: string, dir: string = GAN_CACHE, spec: GanSpec = ganSpec(name)): Promise<Prepared | null> {
   const paths = ganCachePaths(dir, name);
   const manifest = readManifest(paths);
-  if (!manifest) return null;
+  if (!manifest || canonical(manifest.spec) !== canonical(spec)) return null;
   const config = JSON.parse(readFileSync(join(paths.generatorDir, 'config.json'), 'utf8')) as StyleGan2Config;
   const G = await loadNvlabsGenerator(join(paths.generatorDir, 'generator.safetensors'), { config });
   const io = await readGanIo(dir, name);
