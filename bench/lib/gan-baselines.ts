@@ -7,7 +7,7 @@
  * PyTorch's stored output; `stylegan2_cases.py time` times PyTorch on it with our thread count ({@link ganTorch}).
  *
  * ```ts
- * const s = ganSetup('stylegan2-1024');                 // once: ~1 min the first time, then reused
+ * const s = ganSetup('stylegan2-1024');                 // made once, then reused while the spec is the same
  * const t = ganTorch('stylegan2-1024', { reps: 3, warmup: 1, threads: 2 });
  * ```
  *
