@@ -9,6 +9,9 @@
  *   single-threaded tfjs wasm build (`tfjs-wasm-stock`). Two wasm backends in one process run slower.
  * - `unet-step-sd15`, `vae-decode-512`: PyTorch and onnxruntime-node via `sd15Baselines()` on the cached weights and
  *   inputs (bench/.cache/sd15, made the first time), which our child loads with `loadUNet` / `loadVae`.
+ * - `stylegan2-1024`, `styleclip-step`: PyTorch (`baselines/stylegan2_cases.py`) makes the random weights and inputs
+ *   in bench/.cache/stylegan2 first, our child loads them with `loadNvlabsGenerator` / `loadClipModel`, then PyTorch
+ *   is timed on them with our thread count (`lib/gan-baselines.ts`).
  * - Kernel cases: PyTorch via `torch_kernels.py`, one process for all of them.
  * - `--quick` (within 15 min on 2 cores): 1 warm-up + 1 timed run for the big models, fewer for the rest, and no
  *   PyTorch timing of the UNet and VAE nor wasm VAE decode (each result's notes say so).
@@ -27,6 +30,7 @@ import {
 } from './lib/bench-json.js';
 import { NotRun, kernelSpecs, prepareCase, timeCase, type BenchConfig, type KernelSpec, type RepPolicy } from './lib/bench-cases.js';
 import { machine } from './lib/harness.js';
+import { ganSetup, ganTorchBaseline } from './lib/gan-baselines.js';
 import { findPython } from './lib/python.js';
 import { sd15Baselines, type BaselineTiming } from './lib/sd15-baselines.js';
 
@@ -145,13 +149,17 @@ async function measureCase(name: CaseName, quick: boolean, torchKernelTimes: Map
     baselines.torch = typeof torchKernelTimes === 'string' ? { ms: null, note: torchKernelTimes } : torchKernelTimes.get(name) ?? { ms: null, note: 'not run' };
     baselines.onnxruntime = { ms: null, note: 'no onnxruntime baseline for single kernels' };
   } else {
-    const pt = name === 'stylegan2-1024' ? 'there is no PyTorch StyleGAN2 baseline yet'
-      : name === 'styleclip-step' ? 'there is no PyTorch StyleCLIP baseline yet' : 'no PyTorch baseline for this case yet';
-    baselines.torch = { ms: null, note: pt };
+    baselines.torch = { ms: null, note: 'no PyTorch baseline for this case yet' };
     baselines.onnxruntime = { ms: null, note: 'no ONNX export of this case' };
   }
+  // StyleGAN2 cases: PyTorch makes the weights and inputs first (our child loads them), then runs on our thread count.
+  const ganCase = name === 'stylegan2-1024' || name === 'styleclip-step' ? name : null;
+  const gan = ganCase ? ganSetup(ganCase) : null;
   const ours = runChild(name, 'main', policy, quick);
   if ('info' in ours) onInfo(ours.info);
+  if (ganCase && gan) {
+    baselines.torch = skips.torch ? { ms: null, note: skips.torch } : ganTorchBaseline(ganCase, policy, gan, 'info' in ours ? ours.info : undefined);
+  }
   const wasmSkip = skips['tfjs-wasm-stock'];
   const wasm = wasmSkip ? { measurement: { ms: null, note: wasmSkip } } : runChild(name, 'tfjs-wasm-stock', policy);
   baselines['tfjs-wasm-stock'] = 'error' in wasm ? { ms: null, note: wasm.error } : { ...wasm.measurement, note: wasm.measurement.note ?? 'tfjs-backend-wasm, 1 thread' };

@@ -5,6 +5,8 @@
  * - SD 1.5 cases load the baselines' cache (`bench/.cache/sd15`, made by `sd15Baselines`) with our own loaders, so
  *   ours, PyTorch and onnxruntime run the same weights and inputs, and compare with PyTorch's stored output. Without
  *   a cache (no Python with torch) they fall back to seeded random weights at the same config and say so.
+ * - `stylegan2-1024`, `styleclip-step` load the StyleGAN2 baseline's cache (`bench/.cache/stylegan2`, made by
+ *   `ganSetup`) the same way (`lib/gan-baselines.ts`), with the same fallback.
  * - Kernel cases use SD 1.5 shapes (batch 2, 64x64 latents); {@link kernelSpecs} is what `torch_kernels.py` reads.
  * @module
  */
@@ -28,6 +30,7 @@ import type { CaseName, Measurement } from './bench-json.js';
 import { median } from './harness.js';
 import { maxAbsDiff } from './ort.js';
 import { profileRun, runFlops, topKernels } from './profile.js';
+import { GAN_CACHE, ganCachePaths, prepareGanCase } from './gan-baselines.js';
 import { SD15_CACHE, readSd15Io, readSd15VaeIo, sd15CachePaths } from './sd15-baselines.js';
 import { SD15_UNET, SD_VAE, randomWeights } from './sd15-models.js';
 
@@ -145,6 +148,9 @@ async function prepareUNet(config: BenchConfig): Promise<Prepared> {
   };
 }
 
+const noGanCache = (name: 'stylegan2-1024' | 'styleclip-step'): string =>
+  `no baseline cache in ${ganCachePaths(GAN_CACHE, name).dir}: seeded random weights, no comparison with PyTorch`;
+
 async function prepareVae(): Promise<Prepared> {
   const paths = sd15CachePaths(SD15_CACHE, 'vae');
   if (existsSync(paths.manifest)) {
@@ -194,18 +200,21 @@ export async function prepareCase(name: CaseName, config: BenchConfig, policy: R
       };
     }
     case 'stylegan2-1024': {
+      const what = "FFHQ paper1024 config; synthesis W+ -> [1,1024,1024,3], noise 'const'";
+      const cached = await prepareGanCase(name, what);
+      if (cached) return cached;
       const { z, ws, G } = stylegan2Setup(ffhqConfig(1024));
       return {
-        sync: true, note: "FFHQ paper1024 config, random weights; synthesis W+ -> [1,1024,1024,3], noise 'const'",
+        sync: true, note: `${what}; ${noGanCache(name)}`,
         run: () => G.synthesis(ws, { noiseMode: 'const' }), dispose: () => tf.dispose([z, ws]),
       };
     }
     case 'styleclip-step': {
+      const what = "StyleGAN2 paper256 (256x256) + CLIP ViT-B/32: forward, backprop, Adam update, and the returned image's synthesis";
+      const cached = await prepareGanCase(name, what);
+      if (cached) return cached;
       const s = styleclipSetup();
-      return {
-        sync: false, run: s.step, dispose: s.dispose,
-        note: 'StyleGAN2 paper256 (256x256) + CLIP ViT-B/32, random weights: forward, backprop, Adam update, and the returned image\'s synthesis',
-      };
+      return { sync: false, run: s.step, dispose: s.dispose, note: `${what}; ${noGanCache(name)}` };
     }
     case 'sega-step': {
       const s = await segaStepSetup({ label: 'SEGA 2 concepts', concepts: 2 }, 32);
