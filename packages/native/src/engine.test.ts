@@ -60,6 +60,8 @@ d('native engine', () => {
     expect(codeOf(() => a.concat([f(6), f(5)], [3, 2], 2, f(10)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.concat([f(6), new Int32Array(4) as unknown as Float32Array], [3, 2], 2, f(10)))).toBe('E_NATIVE_DTYPE');
     expect(codeOf(() => a.concat([f(6), f(4)], [3, 2], 2, f(9)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.resizeNearest(f(8), [1, 2, 2, 2], Int32Array.from([0, 2]), Int32Array.from([0, 1]), f(8)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.resizeNearest(f(8), [1, 2, 2, 2], Int32Array.from([0, 1]), Int32Array.from([0, 1]), f(7)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
   });
 

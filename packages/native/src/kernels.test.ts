@@ -139,6 +139,12 @@ const otherCases: Case[] = [
   { name: 'concat with an empty part', shapes: [[3, 0], [3, 2]], fn: (a, b) => tf.concat([a!, b!], 1) },
   { name: 'concat after transpose', shapes: [[3, 4], [4, 2]], fn: (a, b) => tf.concat([tf.transpose(a!), b!], 1) },
   { name: 'concat of 20 parts', shapes: Array.from({ length: 20 }, (_, i) => [2, 1 + (i % 3)]), fn: (...xs) => tf.concat(xs, 1) },
+  ...[[false, false], [true, false], [false, true]].flatMap(([align, half]) => [[8, 10], [3, 5], [1, 1], [7, 2]].map((size): Case => ({
+    name: `resize nearest to ${size} alignCorners ${align} halfPixelCenters ${half}`,
+    shapes: [[2, 4, 5, 3]],
+    fn: (x) => tf.image.resizeNearestNeighbor(x! as tf.Tensor4D, size as [number, number], align, half),
+  }))),
+  { name: 'resize nearest grad', shapes: [[1, 3, 4, 2]], fn: (x) => tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [6, 8]))))(x!) },
   { name: 'concat grad', shapes: [[2, 3], [2, 2]], fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 1))))([a!, b!]) },
 ];
 

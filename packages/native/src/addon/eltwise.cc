@@ -237,6 +237,35 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// resizeNearest(x, [B, H, W, C], rows, cols, y): y[b, r, c, :] = x[b, rows[r], cols[c], :] (NHWC nearest-neighbour
+// resize; the caller computes the source indices with tfjs's rounding rules). Output rows are copied in parallel.
+Napi::Value ResizeNearest(const Napi::CallbackInfo& info) {
+  const std::string k = "ResizeNearestNeighbor";
+  dims_t xs = dimsArg(info, 1, k, "xShape", 4);
+  const float* x = floatArg(info, 0, k, "x", product(xs));
+  auto indices = [&](size_t i, const char* name, int64_t bound) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      fail(info.Env(), k, std::string(name) + " must be an Int32Array", "E_NATIVE_DTYPE");
+    auto a = info[i].As<Napi::Int32Array>();
+    for (size_t j = 0; j < a.ElementLength(); ++j)
+      if (a[j] < 0 || a[j] >= bound) fail(info.Env(), k, std::string(name) + "[" + std::to_string(j) + "] is outside the input", "E_NATIVE_SHAPE");
+    return a;
+  };
+  auto rows = indices(2, "rows", xs[1]);
+  auto cols = indices(3, "cols", xs[2]);
+  const int64_t b = xs[0], c = xs[3], oh = int64_t(rows.ElementLength()), ow = int64_t(cols.ElementLength());
+  float* y = floatArg(info, 4, k, "y", b * oh * ow * c);
+  const int32_t* r = rows.Data();
+  const int32_t* cl = cols.Data();
+#pragma omp parallel for schedule(static) if (b * oh * ow * c > (1 << 16))
+  for (int64_t br = 0; br < b * oh; ++br) {
+    const float* src = x + ((br / oh) * xs[1] + r[br % oh]) * xs[2] * c;
+    float* dst = y + br * ow * c;
+    for (int64_t j = 0; j < ow; ++j) std::memcpy(dst + j * c, src + int64_t(cl[j]) * c, size_t(c) * sizeof(float));
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerEltwise(Napi::Env env, Napi::Object exports) {
@@ -245,6 +274,7 @@ void registerEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("concat", Napi::Function::New(env, Concat));
+  exports.Set("resizeNearest", Napi::Function::New(env, ResizeNearest));
 }
 
 }  // namespace semedit
