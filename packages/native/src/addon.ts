@@ -62,6 +62,10 @@ export interface Addon {
   concat(xs: Float32Array[], widths: Dims, rows: number, y: Float32Array): void;
   /** y[b, r, c, :] = x[b, rows[r], cols[c], :] for NHWC x. */
   resizeNearest(x: Float32Array, xs: Dims, rows: Int32Array, cols: Int32Array, y: Float32Array): void;
+  /** y = x padded with `value`: `before[i]` and `after[i]` elements on axis i. */
+  pad(x: Float32Array, xs: Dims, before: Dims, after: Dims, value: number, y: Float32Array): void;
+  /** y = x[begin : begin + size] on every axis. */
+  slice(x: Float32Array, xs: Dims, begin: Dims, size: Dims, y: Float32Array): void;
   reduce(op: number, x: Float32Array, outer: number, size: number, inner: number, y: Float32Array): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | null, biasRows: number, batch: number, queries: number,
     keys: number, channels: number, heads: number, scale: number, y: Float32Array): void;

@@ -62,6 +62,9 @@ d('native engine', () => {
     expect(codeOf(() => a.concat([f(6), f(4)], [3, 2], 2, f(9)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.resizeNearest(f(8), [1, 2, 2, 2], Int32Array.from([0, 2]), Int32Array.from([0, 1]), f(8)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.resizeNearest(f(8), [1, 2, 2, 2], Int32Array.from([0, 1]), Int32Array.from([0, 1]), f(7)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.pad(f(6), [2, 3], [1, 0], [0, 1], 0, f(11)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.pad(f(6), [2, 3], [-1, 0], [0, 1], 0, f(8)))).toBe('E_NATIVE_ARG');
+    expect(codeOf(() => a.slice(f(6), [2, 3], [1, 2], [1, 2], f(2)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
   });
 

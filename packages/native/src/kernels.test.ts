@@ -145,6 +145,14 @@ const otherCases: Case[] = [
     fn: (x) => tf.image.resizeNearestNeighbor(x! as tf.Tensor4D, size as [number, number], align, half),
   }))),
   { name: 'resize nearest grad', shapes: [[1, 3, 4, 2]], fn: (x) => tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [6, 8]))))(x!) },
+  { name: 'pad NHWC spatial (StyleGAN2 upfirdn)', shapes: [[1, 5, 6, 3]], fn: (x) => tf.pad(x!, [[0, 0], [2, 1], [1, 2], [0, 0]]) },
+  { name: 'pad every axis with a value', shapes: [[2, 3, 4]], fn: (x) => tf.pad(x!, [[1, 0], [0, 2], [3, 1]], -1.5) },
+  { name: 'pad rank 1 and empty input', shapes: [[5], [0, 2]], fn: (a, e) => [tf.pad(a!, [[2, 3]]), tf.pad(e!, [[1, 1], [0, 1]], 2)] },
+  { name: 'pad grad (a slice)', shapes: [[2, 3, 3, 2]], fn: (x) => tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.pad(a, [[0, 0], [1, 1], [2, 0], [0, 0]]))))(x!) },
+  { name: 'slice inner box', shapes: [[3, 5, 6, 2]], fn: (x) => tf.slice(x!, [1, 1, 2, 0], [2, 3, -1, 1]) },
+  { name: 'slice contiguous rows', shapes: [[6, 4]], fn: (x) => tf.slice(x!, [2, 0], [3, 4]) },
+  { name: 'slice empty and rank 1', shapes: [[7]], fn: (x) => [tf.slice(x!, [3], [0]), tf.slice(x!, [2], [4])] },
+  { name: 'split (slices) after transpose', shapes: [[4, 6]], fn: (x) => tf.split(tf.transpose(x!), [2, 4], 0) },
   { name: 'concat grad', shapes: [[2, 3], [2, 2]], fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 1))))([a!, b!]) },
 ];
 
@@ -188,7 +196,7 @@ async function checkBf16(c: Case): Promise<number> {
 
 d('native kernels match tfjs-backend-cpu', () => {
   registerNativeBackend();
-  for (const [group, cases] of [['conv', convCases], ['matmul', matmulCases], ['binary', binaryCases], ['unary', unaryCases], ['softmax/transpose/concat', otherCases], ['reduce', reduceCases]] as const) {
+  for (const [group, cases] of [['conv', convCases], ['matmul', matmulCases], ['binary', binaryCases], ['unary', unaryCases], ['softmax/transpose/layout', otherCases], ['reduce', reduceCases]] as const) {
     describe(group, () => {
       for (const c of cases) it(c.name, () => check(c));
     });

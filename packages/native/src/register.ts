@@ -12,6 +12,7 @@ import { call, NativeUnavailableError } from './errors.js';
 import { ATTENTION_KERNELS } from './kernels/attention.js';
 import { CONV_KERNELS } from './kernels/conv.js';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.js';
+import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
 import { NORM_KERNELS } from './kernels/norm.js';
 import { REDUCE_KERNELS } from './kernels/reduce.js';
@@ -67,7 +68,7 @@ export function registerNativeBackend(opts: { threads?: number; precision?: 'fp3
   const precision = opts.precision ?? (process.env['SEMEDIT_PRECISION'] || 'fp32');
   call('setPrecision', () => addon.setPrecision(precision as 'fp32' | 'bf16'));
   if (!registered) {
-    const kernels = [...CONV_KERNELS, ...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...ATTENTION_KERNELS, ...NORM_KERNELS];
+    const kernels = [...CONV_KERNELS, ...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...LAYOUT_KERNELS, ...REDUCE_KERNELS, ...ATTENTION_KERNELS, ...NORM_KERNELS];
     const own = new Set(kernels.map((k) => k.kernelName));
     const js: string[] = [];
     for (const k of kernels) tf.registerKernel(k);

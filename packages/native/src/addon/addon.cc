@@ -201,6 +201,7 @@ Napi::Object InitImpl(Napi::Env env, Napi::Object exports) {
   registerReduce(env, exports);
   registerAttention(env, exports);
   registerNorm(env, exports);
+  registerLayout(env, exports);
   return exports;
 }
 

@@ -196,76 +196,6 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// concat(xs, widths, rows, y): y [rows, Σ widths] from xs[i] [rows, widths[i]] (tfjs's Concat along any axis,
-// viewed as 2-D: rows = the product of the dimensions before the axis). Rows are copied in parallel.
-Napi::Value Concat(const Napi::CallbackInfo& info) {
-  const std::string k = "Concat";
-  if (!info[0].IsArray()) fail(info.Env(), k, "xs must be an array of Float32Arrays");
-  auto arr = info[0].As<Napi::Array>();
-  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != arr.Length())
-    fail(info.Env(), k, "widths must be an array with one entry per input", "E_NATIVE_SHAPE");
-  dims_t widths(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value w = info[1].As<Napi::Array>().Get(i);
-    if (!w.IsNumber() || w.As<Napi::Number>().DoubleValue() != double(w.As<Napi::Number>().Int64Value()))
-      fail(info.Env(), k, "widths[" + std::to_string(i) + "] is not an integer");
-    widths[i] = w.As<Napi::Number>().Int64Value();
-  }
-  int64_t rows = intArg(info, 2, k, "rows"), total = 0;
-  if (rows < 0) fail(info.Env(), k, "rows must be >= 0", "E_NATIVE_SHAPE");
-  std::vector<const float*> xs(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      fail(info.Env(), k, "xs[" + std::to_string(i) + "] must be a Float32Array (float32 tensor data)", "E_NATIVE_DTYPE");
-    auto a = v.As<Napi::Float32Array>();
-    if (widths[i] < 0 || int64_t(a.ElementLength()) != rows * widths[i])
-      fail(info.Env(), k, "xs[" + std::to_string(i) + "] has " + std::to_string(a.ElementLength()) + " elements, its shape needs " +
-                              std::to_string(rows * widths[i]), "E_NATIVE_SHAPE");
-    xs[i] = a.Data();
-    total += widths[i];
-  }
-  float* y = floatArg(info, 3, k, "y", rows * total);
-#pragma omp parallel for schedule(static) if (rows * total > (1 << 16))
-  for (int64_t r = 0; r < rows; ++r) {
-    float* dst = y + r * total;
-    for (size_t i = 0; i < xs.size(); ++i) {
-      std::memcpy(dst, xs[i] + r * widths[i], size_t(widths[i]) * sizeof(float));
-      dst += widths[i];
-    }
-  }
-  return info.Env().Undefined();
-}
-
-// resizeNearest(x, [B, H, W, C], rows, cols, y): y[b, r, c, :] = x[b, rows[r], cols[c], :] (NHWC nearest-neighbour
-// resize; the caller computes the source indices with tfjs's rounding rules). Output rows are copied in parallel.
-Napi::Value ResizeNearest(const Napi::CallbackInfo& info) {
-  const std::string k = "ResizeNearestNeighbor";
-  dims_t xs = dimsArg(info, 1, k, "xShape", 4);
-  const float* x = floatArg(info, 0, k, "x", product(xs));
-  auto indices = [&](size_t i, const char* name, int64_t bound) {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      fail(info.Env(), k, std::string(name) + " must be an Int32Array", "E_NATIVE_DTYPE");
-    auto a = info[i].As<Napi::Int32Array>();
-    for (size_t j = 0; j < a.ElementLength(); ++j)
-      if (a[j] < 0 || a[j] >= bound) fail(info.Env(), k, std::string(name) + "[" + std::to_string(j) + "] is outside the input", "E_NATIVE_SHAPE");
-    return a;
-  };
-  auto rows = indices(2, "rows", xs[1]);
-  auto cols = indices(3, "cols", xs[2]);
-  const int64_t b = xs[0], c = xs[3], oh = int64_t(rows.ElementLength()), ow = int64_t(cols.ElementLength());
-  float* y = floatArg(info, 4, k, "y", b * oh * ow * c);
-  const int32_t* r = rows.Data();
-  const int32_t* cl = cols.Data();
-#pragma omp parallel for schedule(static) if (b * oh * ow * c > (1 << 16))
-  for (int64_t br = 0; br < b * oh; ++br) {
-    const float* src = x + ((br / oh) * xs[1] + r[br % oh]) * xs[2] * c;
-    float* dst = y + br * ow * c;
-    for (int64_t j = 0; j < ow; ++j) std::memcpy(dst + j * c, src + int64_t(cl[j]) * c, size_t(c) * sizeof(float));
-  }
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void registerEltwise(Napi::Env env, Napi::Object exports) {
@@ -273,8 +203,6 @@ void registerEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
-  exports.Set("concat", Napi::Function::New(env, Concat));
-  exports.Set("resizeNearest", Napi::Function::New(env, ResizeNearest));
 }
 
 }  // namespace semedit

@@ -1,6 +1,6 @@
 /**
  * Element-wise kernels on the addon: binary operations with broadcasting (float32; other dtypes go to
- * tfjs-backend-cpu), unary functions through oneDNN's eltwise primitive, Softmax over the last axis, Transpose, Concat, nearest-neighbour resize.
+ * tfjs-backend-cpu), unary functions through oneDNN's eltwise primitive, Softmax over the last axis, Transpose, Cast.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -82,47 +82,6 @@ const transpose = nativeKernel(tf.Transpose, (b, { inputs, attrs }, cpu) => {
   return b.out(outShape, y);
 });
 
-/** Concat of float32 tensors along any axis, as row copies of a 2-D view (empty inputs contribute nothing). */
-const concat = nativeKernel(tf.Concat, (b, { inputs, attrs }, cpu) => {
-  const xs = inputs as unknown as tf.TensorInfo[];
-  if (xs.length === 0 || xs.some((x) => x.dtype !== 'float32')) return cpu();
-  const axis = tf.util.parseAxisParam(Number(attrs['axis'] ?? 0), xs[0]!.shape)[0]!;
-  tf.backend_util.assertParamsConsistent(xs.map((x) => x.shape), axis);
-  const outShape = tf.backend_util.computeOutShape(xs.map((x) => x.shape), axis);
-  const rows = tf.util.sizeFromShape(outShape.slice(0, axis));
-  const parts = xs.filter((x) => tf.util.sizeFromShape(x.shape) > 0);
-  const y = new Float32Array(tf.util.sizeFromShape(outShape));
-  if (y.length > 0) call(tf.Concat, () => b.addon.concat(parts.map((x) => b.f32(x)), parts.map((x) => tf.util.sizeFromShape(x.shape.slice(axis))), rows, y));
-  return b.out(outShape, y);
-});
-
-/**
- * The source index of each output position of a nearest-neighbour resize along one axis, by tfjs's rules (align
- * corners: the end points map onto each other and the nearest is rounded; half-pixel centres: sampled at +0.5).
- */
-function nearestSources(from: number, to: number, alignCorners: boolean, halfPixelCenters: boolean): Int32Array {
-  const corners = alignCorners && to > 1;
-  const ratio = (corners ? from - 1 : from) / (corners ? to - 1 : to);
-  return Int32Array.from({ length: to }, (_, i) => {
-    const frac = ratio * (halfPixelCenters ? i + 0.5 : i);
-    const nearest = Math.min(from - 1, alignCorners ? Math.round(frac) : Math.floor(frac));
-    return halfPixelCenters ? Math.max(0, nearest) : nearest;
-  });
-}
-
-const resizeNearest = nativeKernel(tf.ResizeNearestNeighbor, (b, { inputs, attrs }, cpu) => {
-  const x = inputs['images']!;
-  if (x.dtype !== 'float32' || x.shape.length !== 4) return cpu();
-  const [oh, ow] = attrs['size'] as [number, number];
-  const [batch, h, w, c] = x.shape as [number, number, number, number];
-  const align = Boolean(attrs['alignCorners']), half = Boolean(attrs['halfPixelCenters']);
-  const y = new Float32Array(batch * oh * ow * c);
-  if (y.length > 0) {
-    call(tf.ResizeNearestNeighbor, () => b.addon.resizeNearest(b.f32(x), x.shape, nearestSources(h, oh, align, half), nearestSources(w, ow, align, half), y));
-  }
-  return b.out([batch, oh, ow, c], y);
-});
-
 /** Cast with float32 results always held as Float32Array (tfjs-backend-cpu's shares an int32 tensor's data). */
 const cast = nativeKernel(tf.Cast, (b, { inputs, attrs }, cpu) => {
   const x = inputs['x']!;
@@ -136,7 +95,5 @@ export const ELEMENTWISE_KERNELS: tf.KernelConfig[] = [
   ...UNARY.map(([n, alg, p]) => unary(n, alg, p)),
   softmax,
   transpose,
-  concat,
-  resizeNearest,
   cast,
 ];

@@ -1,0 +1,12 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@semedit/core/backend';
+import { ffhqConfig, stylegan2Setup } from './stylegan2.js';
+import { printProfile, profileRun, runFlops, topKernels } from './lib/profile.js';
+await initBackend({ backend: 'native' });
+const res = Number(process.argv[2] ?? 1024);
+const { ws, G } = stylegan2Setup(ffhqConfig(res));
+const step = () => G.synthesis(ws, { noiseMode: 'const' });
+tf.tidy(() => step().dataSync());
+let t = performance.now(); tf.tidy(() => step().dataSync()); console.log('synthesis', (performance.now() - t).toFixed(0), 'ms');
+const run = await profileRun(step);
+printProfile(`stylegan2 ${res}: ${(runFlops(run) / 1e9).toFixed(0)} GFLOP`, run, topKernels(run, 16));
