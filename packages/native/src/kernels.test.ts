@@ -109,6 +109,8 @@ const binaryOps: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
 const broadcastShapes: number[][][] = [[[2, 3, 4], [2, 3, 4]], [[2, 3, 4], [4]], [[2, 1, 4], [3, 1]], [[5], []], [[], []], [[1, 3, 1, 2], [4, 1, 5, 1]], [[0, 3], [3]], [[4, 3], [4, 1]]];
 const binaryCases: Case[] = binaryOps.flatMap(([name, f]) => broadcastShapes.map((shapes): Case => ({ name: `${name} ${JSON.stringify(shapes)}`, shapes, fn: (a, b) => f(a!, b!) })));
 binaryCases.push({ name: 'add after transpose', shapes: [[3, 4], [4, 3]], fn: (a, b) => tf.add(tf.transpose(a!), b!) });
+binaryCases.push({ name: 'per-channel scale over short rows (odometer across axes)', shapes: [[2, 3, 700, 8], [1, 3, 1, 8]], fn: (a, b) => tf.mul(a!, b!) });
+binaryCases.push({ name: 'noise over channels', shapes: [[1, 90, 80, 4], [1, 90, 80, 1]], fn: (a, b) => tf.add(a!, b!) });
 
 const unaryOps: [string, (x: tf.Tensor) => tf.Tensor, boolean?][] = [
   ['relu', tf.relu], ['leakyRelu', (x) => tf.leakyRelu(x, 0.3)], ['relu6', (x) => tf.relu6(tf.mul(x, 4))], ['elu', tf.elu], ['tanh', tf.tanh], ['sigmoid', tf.sigmoid],

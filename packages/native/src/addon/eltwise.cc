@@ -25,38 +25,58 @@ inline float apply(float a, float b) {
   return 0.f;
 }
 
-// y = a OP b with a, b already strided to y's (merged) dims; the innermost strides are 0 or 1.
+// y = a OP b over one innermost row of y, given the row's starts in a and b (innermost strides 0 or 1).
+template <int OP>
+inline void binaryRow(const float* pa, const float* pb, float* py, int64_t c0, int64_t c1, int64_t ia, int64_t ib) {
+  if (ia && ib) {
+    for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], pb[j]);
+  } else if (ia) {
+    const float vb = pb[0];
+    for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], vb);
+  } else if (ib) {
+    const float va = pa[0];
+    for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(va, pb[j]);
+  } else {
+    const float v = apply<OP>(pa[0], pb[0]);
+    for (int64_t j = c0; j < c1; ++j) py[j] = v;
+  }
+}
+
+// y = a OP b with a, b already strided to y's (merged) dims; the innermost strides are 0 or 1. Work is split into
+// tasks of about 16K outputs: long rows are cut into chunks, short rows are grouped (a task walks its rows with an
+// odometer, so that a per-channel scale over [H·W, C] costs no division per row).
 template <int OP>
 void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims, const dims_t& sa, const dims_t& sb) {
   const int r = int(dims.size());
   const int64_t inner = dims[r - 1], ia = sa[r - 1], ib = sb[r - 1];
   int64_t outer = 1;
   for (int i = 0; i < r - 1; ++i) outer *= dims[i];
-  const int64_t chunk = 1 << 14, perRow = (inner + chunk - 1) / chunk, tasks = outer * perRow;
+  const int64_t chunk = 1 << 14;
+  const int64_t perRow = (inner + chunk - 1) / chunk, rowsPerTask = inner >= chunk ? 1 : chunk / inner;
+  const int64_t tasks = inner >= chunk ? outer * perRow : (outer + rowsPerTask - 1) / rowsPerTask;
 #pragma omp parallel for schedule(static) if (outer * inner > (1 << 17))
   for (int64_t t = 0; t < tasks; ++t) {
-    int64_t o = t / perRow, c0 = (t % perRow) * chunk, c1 = std::min(inner, c0 + chunk);
-    int64_t oa = 0, ob = 0, rest = o;
+    const int64_t o0 = inner >= chunk ? t / perRow : t * rowsPerTask;
+    const int64_t o1 = inner >= chunk ? o0 + 1 : std::min(outer, o0 + rowsPerTask);
+    const int64_t c0 = inner >= chunk ? (t % perRow) * chunk : 0, c1 = inner >= chunk ? std::min(inner, c0 + chunk) : inner;
+    dims_t idx(r > 1 ? r - 1 : 1, 0);
+    int64_t oa = 0, ob = 0, rest = o0;
     for (int i = r - 2; i >= 0; --i) {
-      int64_t idx = rest % dims[i];
+      idx[i] = rest % dims[i];
       rest /= dims[i];
-      oa += idx * sa[i];
-      ob += idx * sb[i];
+      oa += idx[i] * sa[i];
+      ob += idx[i] * sb[i];
     }
-    const float* pa = a + oa;
-    const float* pb = b + ob;
-    float* py = y + o * inner;
-    if (ia && ib) {
-      for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], pb[j]);
-    } else if (ia) {
-      const float vb = pb[0];
-      for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], vb);
-    } else if (ib) {
-      const float va = pa[0];
-      for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(va, pb[j]);
-    } else {
-      const float v = apply<OP>(pa[0], pb[0]);
-      for (int64_t j = c0; j < c1; ++j) py[j] = v;
+    for (int64_t o = o0; o < o1; ++o) {
+      binaryRow<OP>(a + oa, b + ob, y + o * inner, c0, c1, ia, ib);
+      for (int i = r - 2; i >= 0; --i) {  // next row: advance the odometer
+        oa += sa[i];
+        ob += sb[i];
+        if (++idx[i] < dims[i]) break;
+        oa -= dims[i] * sa[i];
+        ob -= dims[i] * sb[i];
+        idx[i] = 0;
+      }
     }
   }
 }
