@@ -54,7 +54,10 @@ export interface Addon {
     pads: Dims, depthwise: boolean): void;
   matmul(a: Float32Array, as: Dims, b: Float32Array | HalfBits, bs: Dims, y: Float32Array, ys: Dims, transposeA: boolean, transposeB: boolean,
     bias: Float32Array | null, biasShape: Dims | null, activation: number, alpha: number, packIdB: number): void;
-  binary(op: number, a: Float32Array, as: Dims, b: Float32Array, bs: Dims, y: Float32Array, ys: Dims): void;
+  /** Codes 0-7 arithmetic (float32), 8-13 comparisons (float32 in, Uint8Array out), 14-15 AND/OR (Uint8Array). */
+  binary(op: number, a: Float32Array | Uint8Array, as: Dims, b: Float32Array | Uint8Array, bs: Dims, y: Float32Array | Uint8Array, ys: Dims): void;
+  /** y = cond ? t : e, element-wise. */
+  select(cond: Uint8Array, t: Float32Array, e: Float32Array, y: Float32Array): void;
   unary(alg: number, alpha: number, beta: number, x: Float32Array, y: Float32Array): void;
   softmax(x: Float32Array, rows: number, cols: number, y: Float32Array): void;
   transpose(x: Float32Array, xs: Dims, perm: Dims, y: Float32Array): void;

@@ -39,6 +39,12 @@ export class NativeBackend extends MathBackendCPU {
     return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
   }
 
+  /** Bool data of a tensor held here (tfjs-backend-cpu keeps bool tensors as Uint8Array), without a copy. */
+  u8(t: tf.TensorInfo): Uint8Array {
+    const v = this.data.get(t.dataId).values;
+    return v instanceof Uint8Array ? v : Uint8Array.from(v as ArrayLike<number>);
+  }
+
   private readonly halves = new Map<object, HalfBits>();
 
   /**

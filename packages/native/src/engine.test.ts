@@ -65,6 +65,9 @@ d('native engine', () => {
     expect(codeOf(() => a.pad(f(6), [2, 3], [1, 0], [0, 1], 0, f(11)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.pad(f(6), [2, 3], [-1, 0], [0, 1], 0, f(8)))).toBe('E_NATIVE_ARG');
     expect(codeOf(() => a.slice(f(6), [2, 3], [1, 2], [1, 2], f(2)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.binary(8, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3]))).toBe('E_NATIVE_DTYPE'); // a comparison writes bools
+    expect(codeOf(() => a.binary(14, f(6), [2, 3], new Uint8Array(6), [2, 3], new Uint8Array(6), [2, 3]))).toBe('E_NATIVE_DTYPE');
+    expect(codeOf(() => a.select(new Uint8Array(5), f(6), f(6), f(6)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
   });
 

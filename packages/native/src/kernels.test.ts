@@ -109,6 +109,14 @@ const binaryOps: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
 const broadcastShapes: number[][][] = [[[2, 3, 4], [2, 3, 4]], [[2, 3, 4], [4]], [[2, 1, 4], [3, 1]], [[5], []], [[], []], [[1, 3, 1, 2], [4, 1, 5, 1]], [[0, 3], [3]], [[4, 3], [4, 1]]];
 const binaryCases: Case[] = binaryOps.flatMap(([name, f]) => broadcastShapes.map((shapes): Case => ({ name: `${name} ${JSON.stringify(shapes)}`, shapes, fn: (a, b) => f(a!, b!) })));
 binaryCases.push({ name: 'add after transpose', shapes: [[3, 4], [4, 3]], fn: (a, b) => tf.add(tf.transpose(a!), b!) });
+for (const [name, f] of [['greater', tf.greater], ['greaterEqual', tf.greaterEqual], ['less', tf.less], ['lessEqual', tf.lessEqual], ['equal', tf.equal], ['notEqual', tf.notEqual]] as const) {
+  binaryCases.push({ name: `${name} with broadcasting, ties and NaN`, shapes: [[3, 4, 5], [4, 1]], fn: (a, b) => f(tf.round(tf.concat([a!, tf.div(a!, 0)], 2)), tf.round(b!)) });
+}
+binaryCases.push({ name: 'logicalAnd / logicalOr of bools, broadcast', shapes: [[2, 3, 4], [3, 1]], fn: (a, b) => [tf.logicalAnd(tf.greater(a!, 0), tf.less(b!, 0.5)), tf.logicalOr(tf.greater(a!, 0), tf.less(b!, 0.5))] });
+binaryCases.push({ name: 'select (where), broadcast by the op', shapes: [[4, 5], [4, 5], [5]], fn: (t, e, c) => [tf.where(tf.greater(t!, e!), t!, e!), tf.where(tf.greater(c!, 0), t!, e!)] });
+binaryCases.push({ name: 'relu / leakyRelu / clip gradients (comparisons and select)', shapes: [[3, 7]], fn: (x) => [
+  tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), a)))(x!), tf.grad((a: tf.Tensor) => tf.sum(tf.leakyRelu(a, 0.2)))(x!),
+  tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.clipByValue(a, -1, 0.5))))(x!)] });
 binaryCases.push({ name: 'per-channel scale over short rows (odometer across axes)', shapes: [[2, 3, 700, 8], [1, 3, 1, 8]], fn: (a, b) => tf.mul(a!, b!) });
 binaryCases.push({ name: 'noise over channels', shapes: [[1, 90, 80, 4], [1, 90, 80, 1]], fn: (a, b) => tf.add(a!, b!) });
 

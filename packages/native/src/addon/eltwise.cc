@@ -3,6 +3,8 @@
 #include "common.h"
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <utility>
 
 namespace semedit {
 namespace {
@@ -10,7 +12,8 @@ namespace {
 using dt = dnnl::memory::data_type;
 using md = dnnl::memory::desc;
 
-enum BinaryOp { ADD = 0, SUB, MUL, DIV, MAX, MIN, SQDIFF, POW };
+// Codes shared with kernels/elementwise.ts: float ops, then comparisons (float in, bool out), then logical (bool).
+enum BinaryOp { ADD = 0, SUB, MUL, DIV, MAX, MIN, SQDIFF, POW, GREATER, GREATER_EQ, LESS, LESS_EQ, EQUAL, NOT_EQUAL, AND, OR, OP_COUNT };
 
 template <int OP>
 inline float apply(float a, float b) {
@@ -25,19 +28,39 @@ inline float apply(float a, float b) {
   return 0.f;
 }
 
+template <int OP, typename T>
+inline uint8_t compare(T a, T b) {
+  if constexpr (OP == GREATER) return a > b;
+  if constexpr (OP == GREATER_EQ) return a >= b;
+  if constexpr (OP == LESS) return a < b;
+  if constexpr (OP == LESS_EQ) return a <= b;
+  if constexpr (OP == EQUAL) return a == b;
+  if constexpr (OP == NOT_EQUAL) return a != b;
+  if constexpr (OP == AND) return (a != 0) & (b != 0);
+  if constexpr (OP == OR) return (a != 0) | (b != 0);
+  return 0;
+}
+
+// The op as a function of two inputs: float results for the arithmetic codes, 0/1 bytes for the others.
+template <int OP, typename T>
+inline auto op(T a, T b) {
+  if constexpr (OP < GREATER) return apply<OP>(a, b);
+  else return compare<OP>(a, b);
+}
+
 // y = a OP b over one innermost row of y, given the row's starts in a and b (innermost strides 0 or 1).
-template <int OP>
-inline void binaryRow(const float* pa, const float* pb, float* py, int64_t c0, int64_t c1, int64_t ia, int64_t ib) {
+template <int OP, typename T, typename U>
+inline void binaryRow(const T* pa, const T* pb, U* py, int64_t c0, int64_t c1, int64_t ia, int64_t ib) {
   if (ia && ib) {
-    for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], pb[j]);
+    for (int64_t j = c0; j < c1; ++j) py[j] = op<OP>(pa[j], pb[j]);
   } else if (ia) {
-    const float vb = pb[0];
-    for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(pa[j], vb);
+    const T vb = pb[0];
+    for (int64_t j = c0; j < c1; ++j) py[j] = op<OP>(pa[j], vb);
   } else if (ib) {
-    const float va = pa[0];
-    for (int64_t j = c0; j < c1; ++j) py[j] = apply<OP>(va, pb[j]);
+    const T va = pa[0];
+    for (int64_t j = c0; j < c1; ++j) py[j] = op<OP>(va, pb[j]);
   } else {
-    const float v = apply<OP>(pa[0], pb[0]);
+    const U v = op<OP>(pa[0], pb[0]);
     for (int64_t j = c0; j < c1; ++j) py[j] = v;
   }
 }
@@ -45,8 +68,8 @@ inline void binaryRow(const float* pa, const float* pb, float* py, int64_t c0, i
 // y = a OP b with a, b already strided to y's (merged) dims; the innermost strides are 0 or 1. Work is split into
 // tasks of about 16K outputs: long rows are cut into chunks, short rows are grouped (a task walks its rows with an
 // odometer, so that a per-channel scale over [H·W, C] costs no division per row).
-template <int OP>
-void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims, const dims_t& sa, const dims_t& sb) {
+template <int OP, typename T, typename U>
+void broadcastLoop(const T* a, const T* b, U* y, const dims_t& dims, const dims_t& sa, const dims_t& sb) {
   const int r = int(dims.size());
   const int64_t inner = dims[r - 1], ia = sa[r - 1], ib = sb[r - 1];
   int64_t outer = 1;
@@ -68,7 +91,7 @@ void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims,
       ob += idx[i] * sb[i];
     }
     for (int64_t o = o0; o < o1; ++o) {
-      binaryRow<OP>(a + oa, b + ob, y + o * inner, c0, c1, ia, ib);
+      binaryRow<OP, T, U>(a + oa, b + ob, y + o * inner, c0, c1, ia, ib);
       for (int i = r - 2; i >= 0; --i) {  // next row: advance the odometer
         oa += sa[i];
         ob += sb[i];
@@ -81,15 +104,47 @@ void broadcastLoop(const float* a, const float* b, float* y, const dims_t& dims,
   }
 }
 
-// binary(op, a, aShape, b, bShape, y, yShape): shapes of equal rank (the caller pads with leading 1s).
+// A typed array argument of the given kind, with its element count checked.
+template <typename T>
+T* typedArg(const Napi::CallbackInfo& info, size_t i, const std::string& k, const char* name, int64_t expect, napi_typedarray_type type,
+            const char* what) {
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
+    fail(info.Env(), k, std::string(name) + " must be a " + what, "E_NATIVE_DTYPE");
+  auto a = info[i].As<Napi::TypedArray>();
+  if (int64_t(a.ElementLength()) != expect)
+    fail(info.Env(), k, std::string(name) + " has " + std::to_string(a.ElementLength()) + " elements, its shape needs " + std::to_string(expect), "E_NATIVE_SHAPE");
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
+
+template <int OP>
+void dispatch(const void* a, const void* b, void* y, const dims_t& d, const dims_t& da, const dims_t& db) {
+  if constexpr (OP < GREATER) broadcastLoop<OP>(static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(y), d, da, db);
+  else if constexpr (OP < AND) broadcastLoop<OP>(static_cast<const float*>(a), static_cast<const float*>(b), static_cast<uint8_t*>(y), d, da, db);
+  else broadcastLoop<OP>(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(y), d, da, db);
+}
+
+template <int... OPS>
+void dispatchOp(int64_t code, const void* a, const void* b, void* y, const dims_t& d, const dims_t& da, const dims_t& db,
+                std::integer_sequence<int, OPS...>) {
+  ((code == OPS ? dispatch<OPS>(a, b, y, d, da, db) : void()), ...);
+}
+
+// binary(op, a, aShape, b, bShape, y, yShape): shapes of equal rank (the caller pads with leading 1s). Arithmetic
+// ops take and give Float32Arrays; comparisons take Float32Arrays and give a Uint8Array (tfjs's bool); AND and OR
+// take and give Uint8Arrays.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   FlushDenormals ftz;
   const std::string k = "binary";
-  int64_t op = intArg(info, 0, k, "op");
+  int64_t code = intArg(info, 0, k, "op");
+  if (code < 0 || code >= OP_COUNT) fail(info.Env(), k, "unknown binary op " + std::to_string(code));
   dims_t as = dimsArg(info, 2, k, "aShape"), bs = dimsArg(info, 4, k, "bShape"), ys = dimsArg(info, 6, k, "yShape");
-  const float* a = floatArg(info, 1, k, "a", product(as));
-  const float* b = floatArg(info, 3, k, "b", product(bs));
-  float* y = floatArg(info, 5, k, "y", product(ys));
+  const bool boolIn = code >= AND, boolOut = code >= GREATER;
+  const void* a = boolIn ? static_cast<const void*>(typedArg<uint8_t>(info, 1, k, "a", product(as), napi_uint8_array, "Uint8Array (bool tensor data)"))
+                         : floatArg(info, 1, k, "a", product(as));
+  const void* b = boolIn ? static_cast<const void*>(typedArg<uint8_t>(info, 3, k, "b", product(bs), napi_uint8_array, "Uint8Array (bool tensor data)"))
+                         : floatArg(info, 3, k, "b", product(bs));
+  void* y = boolOut ? static_cast<void*>(typedArg<uint8_t>(info, 5, k, "y", product(ys), napi_uint8_array, "Uint8Array (bool tensor data)"))
+                    : floatArg(info, 5, k, "y", product(ys));
   if (as.size() != ys.size() || bs.size() != ys.size()) fail(info.Env(), k, "operand ranks differ from the output's", "E_NATIVE_SHAPE");
   if (ys.empty()) fail(info.Env(), k, "scalars must be passed with rank 1", "E_NATIVE_SHAPE");
   if (product(ys) == 0) return info.Env().Undefined();
@@ -117,17 +172,21 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     db.insert(db.begin(), sb[i]);
   }
   // The innermost stride must be 0 or 1 for the loop; a size-1 innermost dim of y makes both 1 or 0 already.
-  switch (op) {
-    case ADD: broadcastLoop<ADD>(a, b, y, d, da, db); break;
-    case SUB: broadcastLoop<SUB>(a, b, y, d, da, db); break;
-    case MUL: broadcastLoop<MUL>(a, b, y, d, da, db); break;
-    case DIV: broadcastLoop<DIV>(a, b, y, d, da, db); break;
-    case MAX: broadcastLoop<MAX>(a, b, y, d, da, db); break;
-    case MIN: broadcastLoop<MIN>(a, b, y, d, da, db); break;
-    case SQDIFF: broadcastLoop<SQDIFF>(a, b, y, d, da, db); break;
-    case POW: broadcastLoop<POW>(a, b, y, d, da, db); break;
-    default: fail(info.Env(), k, "unknown binary op " + std::to_string(op));
-  }
+  dispatchOp(code, a, b, y, d, da, db, std::make_integer_sequence<int, OP_COUNT>{});
+  return info.Env().Undefined();
+}
+
+// select(cond, t, e, y): y = cond ? t : e, element-wise (tfjs's where, its operands already broadcast).
+Napi::Value Select(const Napi::CallbackInfo& info) {
+  const std::string k = "Select";
+  if (!info[1].IsTypedArray()) fail(info.Env(), k, "t must be a Float32Array", "E_NATIVE_DTYPE");
+  const int64_t n = int64_t(info[1].As<Napi::TypedArray>().ElementLength());
+  const uint8_t* c = typedArg<uint8_t>(info, 0, k, "condition", n, napi_uint8_array, "Uint8Array (bool tensor data)");
+  const float* t = floatArg(info, 1, k, "t", n);
+  const float* e = floatArg(info, 2, k, "e", n);
+  float* y = floatArg(info, 3, k, "y", n);
+#pragma omp parallel for simd schedule(static) if (n > (1 << 17))
+  for (int64_t i = 0; i < n; ++i) y[i] = c[i] ? t[i] : e[i];
   return info.Env().Undefined();
 }
 
@@ -223,6 +282,7 @@ void registerEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("select", Napi::Function::New(env, Select));
 }
 
 }  // namespace semedit

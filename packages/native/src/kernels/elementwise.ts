@@ -1,29 +1,48 @@
 /**
- * Element-wise kernels on the addon: binary operations with broadcasting (float32; other dtypes go to
- * tfjs-backend-cpu), unary functions through oneDNN's eltwise primitive, Softmax over the last axis, Transpose, Cast.
+ * Element-wise kernels on the addon: binary operations with broadcasting (float32 arithmetic, float32 comparisons
+ * giving bool, bool logical ops; other dtypes go to tfjs-backend-cpu), Select, unary functions through oneDNN's
+ * eltwise primitive, Softmax over the last axis, Transpose, Cast.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernel } from '../backend.js';
 import { call } from '../errors.js';
 
-/** Binary op codes of the addon (`BinaryOp` in src/addon/eltwise.cc). */
+/** Binary op codes of the addon (`BinaryOp` in src/addon/eltwise.cc): float32 in and out. */
 const BINARY: [string, number][] = [
   [tf.Add, 0], [tf.Sub, 1], [tf.Multiply, 2], [tf.RealDiv, 3], [tf.Maximum, 4], [tf.Minimum, 5], [tf.SquaredDifference, 6], [tf.Pow, 7],
 ];
+/** Comparisons (float32 in, bool out) and logical ops (bool in and out), in the same code space. */
+const COMPARE: [string, number][] = [[tf.Greater, 8], [tf.GreaterEqual, 9], [tf.Less, 10], [tf.LessEqual, 11], [tf.Equal, 12], [tf.NotEqual, 13]];
+const LOGICAL: [string, number][] = [[tf.LogicalAnd, 14], [tf.LogicalOr, 15]];
 
-function binary(name: string, op: number): tf.KernelConfig {
+function binary(name: string, op: number, inType: 'float32' | 'bool', outType: 'float32' | 'bool'): tf.KernelConfig {
   return nativeKernel(name, (b, { inputs }, cpu) => {
     const { a, b: bt } = inputs as Record<string, tf.TensorInfo>;
-    if (a!.dtype !== 'float32' || bt!.dtype !== 'float32') return cpu();
+    if (a!.dtype !== inType || bt!.dtype !== inType) return cpu();
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, bt!.shape);
     const rank = Math.max(outShape.length, 1);
     const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
-    const y = new Float32Array(tf.util.sizeFromShape(outShape));
-    if (y.length > 0) call(name, () => b.addon.binary(op, b.f32(a!), pad(a!.shape), b.f32(bt!), pad(bt!.shape), y, pad(outShape)));
-    return b.out(outShape, y);
+    const n = tf.util.sizeFromShape(outShape);
+    const y = outType === 'bool' ? new Uint8Array(n) : new Float32Array(n);
+    const read = (t: tf.TensorInfo): Float32Array | Uint8Array => (inType === 'bool' ? b.u8(t) : b.f32(t));
+    if (n > 0) call(name, () => b.addon.binary(op, read(a!), pad(a!.shape), read(bt!), pad(bt!.shape), y, pad(outShape)));
+    return outType === 'bool' ? b.makeTensorInfo(outShape, 'bool', y) : b.out(outShape, y as Float32Array);
   });
 }
+
+/**
+ * Select(condition, t, e) for float32 t and e and a condition of their shape (tf.where broadcasts its operands
+ * first); other conditions go to tfjs-backend-cpu.
+ */
+const select = nativeKernel(tf.Select, (b, { inputs }, cpu) => {
+  const { condition, t, e } = inputs as Record<string, tf.TensorInfo>;
+  if (t!.dtype !== 'float32' || e!.dtype !== 'float32' || condition!.dtype !== 'bool' || !tf.util.arraysEqual(condition!.shape, t!.shape) ||
+    !tf.util.arraysEqual(e!.shape, t!.shape)) return cpu();
+  const y = new Float32Array(tf.util.sizeFromShape(t!.shape));
+  if (y.length > 0) call(tf.Select, () => b.addon.select(b.u8(condition!), b.f32(t!), b.f32(e!), y));
+  return b.out(t!.shape, y);
+});
 
 /** The addon's unary codes (`UNARY_ALGS` in src/addon/eltwise.cc, oneDNN eltwise algorithms); -1 is erf. */
 const ALG = { relu: 0, tanh: 1, elu: 2, square: 3, abs: 4, sqrt: 5, linear: 6, softRelu: 7, logistic: 8, exp: 9, log: 10, clip: 11, pow: 12, geluErf: 13, erf: -1 } as const;
@@ -91,7 +110,10 @@ const cast = nativeKernel(tf.Cast, (b, { inputs, attrs }, cpu) => {
 
 /** The element-wise kernels the addon runs. */
 export const ELEMENTWISE_KERNELS: tf.KernelConfig[] = [
-  ...BINARY.map(([n, op]) => binary(n, op)),
+  ...BINARY.map(([n, op]) => binary(n, op, 'float32', 'float32')),
+  ...COMPARE.map(([n, op]) => binary(n, op, 'float32', 'bool')),
+  ...LOGICAL.map(([n, op]) => binary(n, op, 'bool', 'bool')),
+  select,
   ...UNARY.map(([n, alg, p]) => unary(n, alg, p)),
   softmax,
   transpose,
