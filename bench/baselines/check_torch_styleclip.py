@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_torch_stylegan2 import load_generator  # noqa: E402
-from fixture_check import Fixture, Report  # noqa: E402
+from fixture_check import Fixture, run_checks  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 from torch_clip import CLIPModel, openai_to_hf  # noqa: E402
 from torch_styleclip import clip_input, clip_loss, get_lr, optimize  # noqa: E402
@@ -171,19 +171,7 @@ def check_fixture(fid, report):
 
 
 def main(argv):
-    ids = argv or ["clip-loss-tiny", "clip-vision-tiny", "styleclip-optimize-tiny"]
-    torch.manual_seed(0)
-    report = Report()
-    for fid in ids:
-        try:
-            check_fixture(fid, report)
-        except (OSError, KeyError, ValueError) as e:
-            print(f"ERROR {fid}: {type(e).__name__}: {e}")
-            report.ok = False
-            print(report.summary(error=f"{fid}: {type(e).__name__}: {e}"))
-            return 2
-    print(report.summary())
-    return 0 if report.ok else 1
+    return run_checks(argv or ["clip-loss-tiny", "clip-vision-tiny", "styleclip-optimize-tiny"], check_fixture)
 
 
 if __name__ == "__main__":

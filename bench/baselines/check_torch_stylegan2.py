@@ -18,7 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_check import Fixture, Report, inputs_of  # noqa: E402
+from fixture_check import Fixture, inputs_of, run_checks  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 from torch_stylegan2 import Generator  # noqa: E402
 
@@ -99,19 +99,7 @@ def check_fixture(fid, report):
 
 
 def main(argv):
-    ids = argv or ["stylegan2-nvlabs-tiny"]
-    torch.manual_seed(0)
-    report = Report()
-    for fid in ids:
-        try:
-            check_fixture(fid, report)
-        except (OSError, KeyError, ValueError, StopIteration) as e:
-            print(f"ERROR {fid}: {type(e).__name__}: {e}")
-            report.ok = False
-            print(report.summary(error=f"{fid}: {type(e).__name__}: {e}"))
-            return 2
-    print(report.summary())
-    return 0 if report.ok else 1
+    return run_checks(argv or ["stylegan2-nvlabs-tiny"], check_fixture)
 
 
 if __name__ == "__main__":

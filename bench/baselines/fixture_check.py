@@ -90,3 +90,20 @@ class Report:
     def summary(self, **extra):
         return json.dumps({"ok": self.ok, "torch": torch.__version__, **extra, "fixtures": self.results,
                            "skipped": self.skipped})
+
+
+def run_checks(ids, check_fixture):
+    """Runs check_fixture(id, report) for each fixture id with a seeded torch; prints the JSON summary last.
+    Returns the exit status: 0 when every check passed, 1 when one failed, 2 when a fixture could not be read."""
+    torch.manual_seed(0)
+    report = Report()
+    for fid in ids:
+        try:
+            check_fixture(fid, report)
+        except (OSError, KeyError, ValueError, StopIteration) as e:
+            print(f"ERROR {fid}: {type(e).__name__}: {e}")
+            report.ok = False
+            print(report.summary(error=f"{fid}: {type(e).__name__}: {e}"))
+            return 2
+    print(report.summary())
+    return 0 if report.ok else 1
