@@ -72,6 +72,9 @@ export interface Addon {
   reduce(op: number, x: Float32Array, outer: number, size: number, inner: number, y: Float32Array): void;
   attention(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | null, biasRows: number, batch: number, queries: number,
     keys: number, channels: number, heads: number, scale: number, y: Float32Array): void;
+  /** y = clamp(leakyRelu(x · scale[b, c] + noise[b | 0, p] + bias[c], alpha) · gain) over x [B, P, C] (clamp < 0: none). */
+  biasAct(x: Float32Array, batch: number, positions: number, channels: number, scale: Float32Array | null, noise: Float32Array | null,
+    noiseRows: number, bias: Float32Array | null, alpha: number, gain: number, clamp: number, y: Float32Array): void;
   groupNorm(x: Float32Array, batch: number, positions: number, channels: number, groups: number, gamma: Float32Array, beta: Float32Array,
     eps: number, silu: boolean, y: Float32Array): void;
 }

@@ -7,6 +7,7 @@ export * from './activations.js';
 export * from './attention.js';
 export * from './fused-attention.js';
 export * from './fused-norm.js';
+export * from './fused-bias-act.js';
 export * from './fused.js';
 export * from './conv.js';
 export * from './group-norm.js';

@@ -13,9 +13,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError, ShapeMismatchError } from '../errors.js';
+import { biasAct } from '../nn/fused-bias-act.js';
 import { randn, type RandomGenerator } from '../random.js';
 import type { ResolvedStyleGan2Config } from './config.js';
-import { modulatedConv2d } from './modulated-conv.js';
+import { demodCoefficients, modulatedConv2d } from './modulated-conv.js';
 import { resampleFilter2d, type StyleGan2Params, type SynthesisLayerParams, type ToRgbParams } from './params.js';
 import { firUpsample2d } from './resample.js';
 import { assertStyles, assertWs, styleLayerParams, styleLayers, wsToStyles } from './style-space.js';
@@ -48,10 +49,6 @@ export interface SynthesisOptions {
    * `[1 | B, res, res, 1]`, multiplied by the layer's `noise_strength`; `undefined` entries follow `noiseMode`.
    */
   noise?: readonly (tf.Tensor | undefined)[];
-}
-
-function clampMaybe(x: tf.Tensor4D, clamp: number | null): tf.Tensor4D {
-  return clamp === null ? x : tf.clipByValue(x, -clamp, clamp);
 }
 
 function layerNoise(p: SynthesisLayerParams, b: number, res: number, convIndex: number, opts: SynthesisOptions): tf.Tensor | undefined {
@@ -104,16 +101,15 @@ export function synthesisFromStyles(
       const s = styles[l.index]!;
       if (l.kind === 'conv') {
         const lp = p as SynthesisLayerParams;
-        let y = modulatedConv2d(x, lp.weight, s, l.layer === 'conv0' ? { up: 2, resampleFilter: filter } : {});
-        const noise = layerNoise(lp, b, l.resolution, l.convIndex, opts);
-        if (noise) y = tf.add(y, noise);
-        y = tf.mul(tf.leakyRelu(tf.add(y, lp.bias), 0.2), Math.SQRT2);
-        x = clampMaybe(y, cfg.convClamp);
+        // demodulation, noise, bias, lrelu, gain and clamp: one pass where the backend fuses them (biasAct)
+        const y = modulatedConv2d(x, lp.weight, s, { demodulate: false, ...(l.layer === 'conv0' ? { up: 2, resampleFilter: filter } : {}) });
+        const noise = layerNoise(lp, b, l.resolution, l.convIndex, opts) as tf.Tensor4D | undefined;
+        x = biasAct(y, { scale: demodCoefficients(lp.weight, s), ...(noise ? { noise } : {}), bias: lp.bias, alpha: 0.2, gain: Math.SQRT2, clamp: cfg.convClamp });
       } else {
         const rp = p as ToRgbParams;
         const gain = 1 / Math.sqrt(l.channels);
         let y = modulatedConv2d(x, rp.weight, tf.mul(s, gain) as tf.Tensor2D, { demodulate: false });
-        y = clampMaybe(tf.add(y, rp.bias), cfg.convClamp);
+        y = biasAct(y, { bias: rp.bias, clamp: cfg.convClamp });
         img = img ? (tf.add(firUpsample2d(img, filter), y) as tf.Tensor4D) : y;
       }
     }

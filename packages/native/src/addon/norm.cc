@@ -1,6 +1,7 @@
 // Group normalization (and layer normalization, its one-group, one-position case) with the affine transform and an
 // optional SiLU fused: x viewed as [B, S, C] with C split into G groups; statistics over (S, C/G) per (b, g),
-// accumulated in double in two passes (mean, then the centered sum of squares).
+// accumulated in double in two passes (mean, then the centered sum of squares). Also StyleGAN2's per-channel
+// epilogue (scale, noise, bias, leaky ReLU, gain, clamp) in one pass.
 #include "common.h"
 #include <cmath>
 #include <omp.h>
@@ -116,8 +117,47 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// biasAct(x, B, P, C, scale | null, noise | null, noiseRows, bias | null, alpha, gain, clamp, y): StyleGAN2's
+// per-layer epilogue in one pass over x [B, P, C]: z = x · scale[b, c] + noise[b | 0, p] + bias[c];
+// y = clamp(leakyRelu(z, alpha) · gain) (alpha 1: linear; clamp < 0: none).
+Napi::Value BiasAct(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
+  const std::string k = "BiasAct";
+  int64_t b = intArg(info, 1, k, "batch"), p = intArg(info, 2, k, "positions"), c = intArg(info, 3, k, "channels");
+  if (b < 0 || p < 0 || c < 1) fail(info.Env(), k, "bad dimensions", "E_NATIVE_SHAPE");
+  int64_t noiseRows = intArg(info, 6, k, "noiseRows");
+  const float* x = floatArg(info, 0, k, "x", b * p * c);
+  const float* scale = floatArg(info, 4, k, "scale", b * c, true);
+  const float* noise = floatArg(info, 5, k, "noise", noiseRows * p, true);
+  if (noise && noiseRows != 1 && noiseRows != b) fail(info.Env(), k, "noise rows must be 1 or the batch", "E_NATIVE_SHAPE");
+  const float* bias = floatArg(info, 7, k, "bias", c, true);
+  const float alpha = float(numArg(info, 8, k, "alpha")), gain = float(numArg(info, 9, k, "gain")), clamp = float(numArg(info, 10, k, "clamp"));
+  float* y = floatArg(info, 11, k, "y", b * p * c);
+  std::vector<float> zeros(size_t(c), 0.f), ones(size_t(c), 1.f);
+  const float* bi = bias ? bias : zeros.data();
+#pragma omp parallel for schedule(static) if (b * p * c > (1 << 16))
+  for (int64_t bp = 0; bp < b * p; ++bp) {
+    const int64_t row = bp / p;
+    const float* sc = scale ? scale + row * c : ones.data();
+    const float n = noise ? noise[(noiseRows == 1 ? 0 : row) * p + bp % p] : 0.f;
+    const float* xr = x + bp * c;
+    float* yr = y + bp * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) {
+      const float z = xr[j] * sc[j] + n + bi[j];
+      float v = (z > 0.f ? z : z * alpha) * gain;
+      if (clamp >= 0.f) v = v < -clamp ? -clamp : (v > clamp ? clamp : v);
+      yr[j] = v;
+    }
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
-void registerNorm(Napi::Env env, Napi::Object exports) { exports.Set("groupNorm", Napi::Function::New(env, GroupNorm)); }
+void registerNorm(Napi::Env env, Napi::Object exports) {
+  exports.Set("groupNorm", Napi::Function::New(env, GroupNorm));
+  exports.Set("biasAct", Napi::Function::New(env, BiasAct));
+}
 
 }  // namespace semedit

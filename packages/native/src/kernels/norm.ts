@@ -29,6 +29,40 @@ const norm: tf.KernelFunc = (args) => {
   return b.out(shape, y);
 };
 
-/** The normalization kernels the addon runs. */
-export const NORM_KERNELS: tf.KernelConfig[] = [{ kernelName: NORM_KERNEL, backendName: 'native', kernelFunc: norm }];
+/** The kernel name of StyleGAN2's fused epilogue (`FUSED_BIAS_ACT` in `@semedit/core`'s nn module). */
+export const BIAS_ACT_KERNEL = 'SemeditBiasAct';
+
+/**
+ * x [B, H, W, C]; scale [B, C], noise [1 | B, H, W, 1] and bias [C], each absent when empty; attrs alpha, gain,
+ * clamp (null: none).
+ */
+const biasAct: tf.KernelFunc = (args) => {
+  const b = nativeOf(args.backend);
+  const given = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const part = (t: tf.TensorInfo | undefined): tf.TensorInfo | undefined => (t && tf.util.sizeFromShape(t.shape) > 0 ? t : undefined);
+  const x = given['x'], scale = part(given['scale']), noise = part(given['noise']), bias = part(given['bias']);
+  const { alpha, gain, clamp } = args.attrs as unknown as { alpha: number; gain: number; clamp: number | null };
+  const [batch, h, w, c] = x!.shape as [number, number, number, number];
+  const bad = (what: string): never => {
+    throw new NativeKernelError(BIAS_ACT_KERNEL, 'E_NATIVE_SHAPE', what);
+  };
+  if (x!.shape.length !== 4) bad(`x ${JSON.stringify(x!.shape)} is not [B, H, W, C]`);
+  if (scale && !tf.util.arraysEqual(scale.shape, [batch, c])) bad(`scale ${JSON.stringify(scale.shape)} is not [${batch}, ${c}]`);
+  if (bias && !tf.util.arraysEqual(bias.shape, [c])) bad(`bias ${JSON.stringify(bias.shape)} is not [${c}]`);
+  if (noise && (noise.shape.length !== 4 || (noise.shape[0] !== 1 && noise.shape[0] !== batch) || noise.shape[1] !== h || noise.shape[2] !== w || noise.shape[3] !== 1)) {
+    bad(`noise ${JSON.stringify(noise.shape)} is not [1 or ${batch}, ${h}, ${w}, 1]`);
+  }
+  const y = new Float32Array(tf.util.sizeFromShape(x!.shape));
+  if (y.length > 0) {
+    call(BIAS_ACT_KERNEL, () => b.addon.biasAct(b.f32(x!), batch, h * w, c, scale ? b.f32(scale) : null, noise ? b.f32(noise) : null, noise ? noise.shape[0]! : 0,
+      bias ? b.f32(bias) : null, alpha, gain, clamp ?? -1, y));
+  }
+  return b.out(x!.shape, y);
+};
+
+/** The normalization kernels the addon runs (and StyleGAN2's per-channel epilogue). */
+export const NORM_KERNELS: tf.KernelConfig[] = [
+  { kernelName: NORM_KERNEL, backendName: 'native', kernelFunc: norm },
+  { kernelName: BIAS_ACT_KERNEL, backendName: 'native', kernelFunc: biasAct },
+];
 
