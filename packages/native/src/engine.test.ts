@@ -68,6 +68,8 @@ d('native engine', () => {
     expect(codeOf(() => a.binary(8, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3]))).toBe('E_NATIVE_DTYPE'); // a comparison writes bools
     expect(codeOf(() => a.binary(14, f(6), [2, 3], new Uint8Array(6), [2, 3], new Uint8Array(6), [2, 3]))).toBe('E_NATIVE_DTYPE');
     expect(codeOf(() => a.select(new Uint8Array(5), f(6), f(6), f(6)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.biasAct(f(12), 2, 3, 2, null, f(5), 2, null, 0.2, 1, -1, f(12)))).toBe('E_NATIVE_SHAPE'); // noise is [rows, positions]
+    expect(codeOf(() => a.biasAct(f(12), 2, 3, 2, f(4), f(9), 3, null, 0.2, 1, -1, f(12)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
   });
 
