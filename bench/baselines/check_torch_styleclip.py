@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_torch_stylegan2 import load_generator  # noqa: E402
-from fixture_check import Fixture, run_checks  # noqa: E402
+from fixture_check import Fixture, load_model, run_checks  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 from torch_clip import CLIPModel, openai_to_hf  # noqa: E402
 from torch_styleclip import clip_input, clip_loss, get_lr, optimize  # noqa: E402
@@ -59,10 +59,7 @@ def load_openai_clip(folder, files):
 
 
 def load_hf_clip(folder, files):
-    with open(os.path.join(folder, files["config"])) as f:
-        clip = CLIPModel(json.load(f))
-    clip.load_state_dict(read_safetensors(os.path.join(folder, files["weights"])), strict=True)
-    return clip.eval().requires_grad_(False)
+    return load_model(CLIPModel, folder, files)
 
 
 def normalized(x):

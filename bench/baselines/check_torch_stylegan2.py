@@ -10,7 +10,6 @@ line is a JSON summary (`{"ok": bool, "fixtures": {id: {output: maxAbsDiff}}, "s
 
 Fixtures folder: $SEMEDIT_FIXTURES, else ../shared/fixtures from the repository root.
 """
-import json
 import os
 import re
 import sys
@@ -18,17 +17,13 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_check import Fixture, inputs_of, run_checks  # noqa: E402
-from safetensors_io import read_safetensors  # noqa: E402
+from fixture_check import Fixture, inputs_of, load_model, run_checks  # noqa: E402
 from torch_stylegan2 import Generator  # noqa: E402
 
 
 def load_generator(folder, files):
     """The generator of a fixture folder: its config.json kwargs and its weights, loaded strictly."""
-    with open(os.path.join(folder, files["config"])) as f:
-        g = Generator(json.load(f))
-    g.load_state_dict(read_safetensors(os.path.join(folder, files["weights"])), strict=True)
-    return g.eval().requires_grad_(False)
+    return load_model(Generator, folder, files)
 
 
 def noise_mode(text):

@@ -107,3 +107,11 @@ def run_checks(ids, check_fixture):
             return 2
     print(report.summary())
     return 0 if report.ok else 1
+
+
+def load_model(cls, folder, files):
+    """A model of a fixture folder: cls built from its config.json, its weights loaded strictly, in eval mode."""
+    with open(os.path.join(folder, files["config"])) as f:
+        model = cls(json.load(f))
+    model.load_state_dict(read_safetensors(os.path.join(folder, files["weights"])), strict=True)
+    return model.eval().requires_grad_(False)
