@@ -26,7 +26,8 @@ async function run(backend: 'cpu' | 'native', c: Case): Promise<{ values: Float3
   const noise = c.noise ? tf.tensor4d(data(nb * h * w, 3), [nb, h, w, 1]) : undefined;
   const bias = c.bias ? tf.tensor1d(data(ch, 4)) : undefined;
   const weights = tf.tensor4d(data(b * h * w * ch, 5), c.shape);
-  const inputs = [x, scale, noise, bias].filter((t): t is tf.Tensor => t !== undefined);
+  const inputs: tf.Tensor[] = [x];
+  for (const t of [scale, noise, bias]) if (t) inputs.push(t);
   const f = (...ts: tf.Tensor[]): tf.Tensor => {
     let i = 1;
     const o: BiasActOptions = { alpha: c.alpha, gain: c.gain, clamp: c.clamp };
