@@ -87,14 +87,14 @@ float* floatArg(const Napi::CallbackInfo& info, size_t i, const std::string& ker
   return a.Data();
 }
 
-dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t len) {
+dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t len, int64_t maxLen) {
   Napi::Value v = info[i];
   if (!v.IsArray()) fail(info.Env(), kernel, std::string(name) + " must be an array of integers");
   auto a = v.As<Napi::Array>();
   if (len >= 0 && int64_t(a.Length()) != len)
     fail(info.Env(), kernel, std::string(name) + " must have " + std::to_string(len) + " entries, got " + std::to_string(a.Length()),
          "E_NATIVE_SHAPE");
-  if (a.Length() > DNNL_MAX_NDIMS) fail(info.Env(), kernel, std::string(name) + " has rank above " + std::to_string(DNNL_MAX_NDIMS), "E_NATIVE_SHAPE");
+  if (maxLen >= 0 && int64_t(a.Length()) > maxLen) fail(info.Env(), kernel, std::string(name) + " has rank above " + std::to_string(maxLen), "E_NATIVE_SHAPE");
   dims_t out(a.Length());
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value e = a.Get(k);

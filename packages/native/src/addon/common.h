@@ -31,8 +31,10 @@ int64_t peakBytes();
 // A Float32Array argument (or null when `optional`), with its element count checked against `expect` (< 0: any).
 float* floatArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t expect,
                 bool optional = false);
-// An array of integers argument (a shape, strides, ...), with its length checked when `len` >= 0.
-dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t len = -1);
+// An array of non-negative integers argument (a shape, strides, ...), with its length checked when `len` >= 0 and
+// bounded by `maxLen` (oneDNN's largest rank by default; < 0: unbounded, for lists that are not shapes).
+dims_t dimsArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name, int64_t len = -1,
+               int64_t maxLen = DNNL_MAX_NDIMS);
 int64_t intArg(const Napi::CallbackInfo& info, size_t i, const std::string& kernel, const char* name);
 // A filter or weight-matrix operand: a Float32Array, or weights kept in half-width storage as
 // { bits: Uint16Array, format: 'bf16' | 'fp16' } (see toHalf). Its element count is checked against `expect`.

@@ -12,15 +12,7 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   const std::string k = "Concat";
   if (!info[0].IsArray()) fail(info.Env(), k, "xs must be an array of Float32Arrays");
   auto arr = info[0].As<Napi::Array>();
-  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != arr.Length())
-    fail(info.Env(), k, "widths must be an array with one entry per input", "E_NATIVE_SHAPE");
-  dims_t widths(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value w = info[1].As<Napi::Array>().Get(i);
-    if (!w.IsNumber() || w.As<Napi::Number>().DoubleValue() != double(w.As<Napi::Number>().Int64Value()))
-      fail(info.Env(), k, "widths[" + std::to_string(i) + "] is not an integer");
-    widths[i] = w.As<Napi::Number>().Int64Value();
-  }
+  dims_t widths = dimsArg(info, 1, k, "widths", int64_t(arr.Length()), -1);  // one per input, any number of them
   int64_t rows = intArg(info, 2, k, "rows"), total = 0;
   if (rows < 0) fail(info.Env(), k, "rows must be >= 0", "E_NATIVE_SHAPE");
   std::vector<const float*> xs(arr.Length());
@@ -29,7 +21,7 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       fail(info.Env(), k, "xs[" + std::to_string(i) + "] must be a Float32Array (float32 tensor data)", "E_NATIVE_DTYPE");
     auto a = v.As<Napi::Float32Array>();
-    if (widths[i] < 0 || int64_t(a.ElementLength()) != rows * widths[i])
+    if (int64_t(a.ElementLength()) != rows * widths[i])
       fail(info.Env(), k, "xs[" + std::to_string(i) + "] has " + std::to_string(a.ElementLength()) + " elements, its shape needs " +
                               std::to_string(rows * widths[i]), "E_NATIVE_SHAPE");
     xs[i] = a.Data();
@@ -75,7 +67,6 @@ Napi::Value ResizeNearest(const Napi::CallbackInfo& info) {
   }
   return info.Env().Undefined();
 }
-
 
 // Copies the box `box` (a shape) from src at `from` to dst at `to` (per-axis offsets); src and dst are row-major
 // with shapes srcShape and dstShape. Trailing axes the box spans whole in both arrays are merged into the rows.
