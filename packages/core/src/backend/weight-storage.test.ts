@@ -1,7 +1,7 @@
 /**
  * Weight storage: the option and `SEMEDIT_WEIGHTS` are validated; half-width storage is refused on a backend
- * without it; on native, storeWeights halves exactly the weight matrices and filters of a tree (not vectors, not
- * variables, each tensor once) and the values read back are the rounded ones.
+ * without it; on native, storeWeights halves exactly the weight matrices and filters among its tensors (not vectors,
+ * not variables, each tensor once) and the values read back are the rounded ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ describe('weight storage', () => {
     await expect(initBackend({ backend: 'cpu', weightStorage: 'fp16' })).rejects.toThrow(/fp16 weight storage needs the native backend; cpu/);
     expect(getWeightStorage()).toBe('fp32');
     expect(canStoreHalf(tf.backend())).toBe(false);
-    expect(storeWeights({ w: tf.zeros([2, 2]) })).toBe(0); // fp32: nothing to do
+    expect(storeWeights([tf.zeros([2, 2])])).toBe(0); // fp32: nothing to do
   });
 
   it.skipIf(!native.available)('on native: halves matrices and filters only, once each, and reads back rounded values', async () => {
@@ -41,14 +41,14 @@ describe('weight storage', () => {
     const trained = tf.variable(tf.ones([2, 2]));
     const ints = tf.ones([3, 3], 'int32');
     const before = halfBytes();
-    const freed = storeWeights({ a: m, blocks: [{ conv: f, bias: v }], byName: new Map([['m', m]]), trained, ints });
+    const freed = storeWeights([m, f, v, m, trained, ints]); // m twice: stored once
     expect(freed).toBe((m.size + f.size) * 2);
     expect(halfBytes() - before).toBe((m.size + f.size) * 2);
-    expect(storeWeights({ again: m })).toBe(0);
+    expect(storeWeights(m)).toBe(0);
     expect([...m.dataSync()]).toEqual([1, -3, 0.10009765625, 7]);
     expect([...trained.dataSync()]).toEqual([1, 1, 1, 1]);
     await tf.setBackend('cpu');
-    expect(() => storeWeights({ w: tf.ones([2, 2]) })).toThrow(/bf16 weight storage needs the native backend; the active backend is cpu/);
+    expect(() => storeWeights([tf.ones([2, 2])])).toThrow(/bf16 weight storage needs the native backend; the active backend is cpu/);
     await tf.setBackend('native');
     tf.dispose([m, f, v, trained, ints]);
     expect(halfBytes()).toBe(before);

@@ -78,11 +78,12 @@ export function getWeightStorage(): WeightStorage {
 }
 
 /**
- * Puts a model's weights into the current storage: every float32 tensor of rank 2 or more in the tree (weight
+ * Puts a model's weights into the current storage: every float32 tensor of rank 2 or more among them (weight
  * matrices, filters, embeddings), not variables (they are trained) and not vectors (biases and norm parameters, a
- * tiny share of the bytes, stay float32). A no-op for `fp32`.
+ * tiny share of the bytes, stay float32). Tensors already in half-width storage are left as they are. A no-op for
+ * `fp32`. Models pass their parameter trees through nn's `paramTensors`.
  *
- * @param params a parameter tree (objects, arrays and maps whose leaves are tensors)
+ * @param tensors the weights
  * @param opts   `release`: the tensors were just made and nobody has read their data, so the backend may free
  *   their float32 memory at once rather than when the garbage collector runs (model loading does this)
  * @returns the bytes freed
@@ -90,29 +91,18 @@ export function getWeightStorage(): WeightStorage {
  *   after initBackend)
  * @example
  * ```ts
- * const freed = storeWeights(unet.params); // 0 with fp32; about half the weight bytes with fp16
+ * const freed = storeWeights(paramTensors(unet.params)); // 0 with fp32; about half the weight bytes with fp16
  * ```
  */
-export function storeWeights(params: unknown, opts: { release?: boolean } = {}): number {
+export function storeWeights(tensors: tf.Tensor | readonly tf.Tensor[], opts: { release?: boolean } = {}): number {
   if (current === 'fp32') return 0;
   const backend = tf.backend();
   if (!canStoreHalf(backend)) {
     throw new OptionError('weightStorage', `${current} weight storage needs the native backend; the active backend is ${tf.getBackend()}`);
   }
-  const format = current;
   let freed = 0;
-  const seen = new Set<unknown>();
-  const visit = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (v instanceof tf.Tensor) {
-      if (!(v instanceof tf.Variable) && v.dtype === 'float32' && v.rank >= 2 && !v.isDisposed) freed += (backend as unknown as HalfStoringBackend).storeHalf(v, format, opts);
-      return;
-    }
-    if (ArrayBuffer.isView(v)) return;
-    const children = v instanceof Map ? v.values() : Array.isArray(v) ? v : Object.values(v);
-    for (const c of children) visit(c);
-  };
-  visit(params);
+  for (const t of Array.isArray(tensors) ? tensors : [tensors as tf.Tensor]) {
+    if (!(t instanceof tf.Variable) && t.dtype === 'float32' && t.rank >= 2 && !t.isDisposed) freed += (backend as unknown as HalfStoringBackend).storeHalf(t, current, opts);
+  }
   return freed;
 }

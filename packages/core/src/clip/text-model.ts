@@ -13,6 +13,7 @@ import { layerNorm } from './layers.js';
 import { TokenIdsError } from './model-errors.js';
 import { disposeClipParams, type ClipTextModelParams, type ClipTextTransformerParams } from './params.js';
 import { storeWeights } from '../backend/weight-storage.js';
+import { paramTensors } from '../nn/weights.js';
 
 /**
  * Token ids: a `[B, L]` int32 tensor or B rows of L ids (e.g. `tokenizer.encodeBatch(prompts).map((e) => e.ids)`).
@@ -216,7 +217,7 @@ export class ClipTextModel {
     readonly params: ClipTextModelParams,
     readonly leftovers: readonly string[] = [],
   ) {
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /**
@@ -272,7 +273,7 @@ export class ClipTextModelWithProjection {
     readonly params: ClipTextModelParams & Required<Pick<ClipTextModelParams, 'text_projection'>>,
     readonly leftovers: readonly string[] = [],
   ) {
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /**

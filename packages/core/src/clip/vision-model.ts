@@ -11,6 +11,7 @@ import { layerNorm } from './layers.js';
 import { disposeClipParams, type ClipVisionModelParams, type ClipVisionTransformerParams } from './params.js';
 import { tidyOutputs } from './text-model.js';
 import { storeWeights } from '../backend/weight-storage.js';
+import { paramTensors } from '../nn/weights.js';
 
 /**
  * Options of the vision forward pass.
@@ -134,7 +135,7 @@ export class ClipVisionModel {
     readonly params: ClipVisionModelParams,
     readonly leftovers: readonly string[] = [],
   ) {
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /**
@@ -189,7 +190,7 @@ export class ClipVisionModelWithProjection {
     readonly params: ClipVisionModelParams & Required<Pick<ClipVisionModelParams, 'visual_projection'>>,
     readonly leftovers: readonly string[] = [],
   ) {
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /**

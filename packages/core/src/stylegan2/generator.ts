@@ -38,7 +38,7 @@ export class StyleGan2 {
    */
   constructor(readonly config: ResolvedStyleGan2Config, readonly params: StyleGan2Params, readonly format: 'nvlabs' | 'rosinality') {
     this.styleLayers = styleLayers(config);
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /** Rows of W+ (`2·log2(R) − 2`). */

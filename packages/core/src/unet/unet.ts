@@ -65,7 +65,7 @@ export class UNet2DConditionModel {
   constructor(config: ResolvedUNetConfig, params: UNetParams) {
     this.config = config;
     this.params = params;
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /**

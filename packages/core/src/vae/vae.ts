@@ -77,7 +77,7 @@ export class AutoencoderKL {
   constructor(config: ResolvedVaeConfig, params: VaeParams) {
     this.config = config;
     this.params = params;
-    storeWeights(params);
+    storeWeights(paramTensors(params));
   }
 
   /**
