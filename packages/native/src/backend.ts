@@ -97,11 +97,6 @@ export class NativeBackend extends MathBackendCPU {
   /** Arrays this backend allocated for kernel outputs (see storeHalf's `release`). */
   private readonly owned = new WeakSet<Float32Array>();
 
-  /** The half-width storage of a tensor's data, if {@link storeHalf} put it there. */
-  half(t: tf.TensorInfo): HalfBits | undefined {
-    return this.halves.get(t.dataId);
-  }
-
   /** A filter or weight-matrix operand for the addon: the half-width bits where the tensor has them, else float32. */
   weight(t: tf.TensorInfo): Float32Array | HalfBits {
     return this.halves.get(t.dataId) ?? this.f32(t);
