@@ -111,12 +111,12 @@ async function select(opts: BackendOptions): Promise<BackendInfo> {
       continue;
     }
     tried.push({ name });
+    const skipped = tried.find((t) => t.name === 'native' && t.error !== undefined);
     if (r.weightStorage !== 'fp32' && !canStoreHalf(tf.backend())) {
       throw new OptionError('weightStorage', `${r.weightStorage} weight storage needs the native backend; ${name} holds float32 only` +
-        (tried.some((t) => t.name === 'native' && t.error) ? ` (native unavailable: ${tried.find((t) => t.name === 'native')!.error})` : ''));
+        (skipped ? ` (native unavailable: ${skipped.error})` : ''));
     }
     setWeightStorage(r.weightStorage);
-    const skipped = tried.find((t) => t.name === 'native' && t.error !== undefined);
     if (!r.backend && skipped) r.warnings.push(`native unavailable: ${skipped.error}; using ${name}`);
     const info: BackendInfo = {
       name,
