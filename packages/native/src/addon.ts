@@ -33,11 +33,16 @@ export interface HalfBits {
  * ```
  */
 export interface Addon {
-  info(): { onednn: string; isa: string; threads: number; runtime: string; precision: 'fp32' | 'bf16' };
+  info(): { onednn: string; isa: string; threads: number; runtime: string; precision: 'fp32' | 'bf16'; winograd: boolean };
   setThreads(n: number): void;
   /** Compute precision of convolutions and matmuls; `bf16` needs AVX512-BF16 or AMX. */
   setPrecision(p: 'fp32' | 'bf16'): void;
-  memory(): { bytes: number; peakBytes: number };
+  /** Whether 3x3 stride-1 convolutions may run as Winograd F(4x4, 3x3) (on by default). */
+  setWinograd(on: boolean): void;
+  /** `bytes`: the addon's own live allocations; `workspaceBytes`: the work buffers kept between calls. */
+  memory(): { bytes: number; peakBytes: number; workspaceBytes: number };
+  /** Frees the work buffers kept between calls. */
+  releaseWorkspace(): void;
   conv2d(x: Float32Array, xs: Dims, w: Float32Array | HalfBits, ws: Dims, y: Float32Array, ys: Dims, strides: Dims, dilations: Dims, pads: Dims,
     bias: Float32Array | null, activation: number, alpha: number, depthwise: boolean, packId: number): void;
   conv2dBackpropInput(dy: Float32Array, dys: Dims, w: Float32Array | HalfBits, ws: Dims, dx: Float32Array, dxs: Dims, strides: Dims, dilations: Dims,

@@ -139,14 +139,29 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   /**
-   * Memory: the bytes the addon holds for itself (scratchpads, kept layouts), and the bytes of tensor data held in
-   * half-width storage (`halfBytes`; tfjs's own `numBytes` still counts those tensors at 4 bytes an element).
+   * Memory: the bytes the addon holds for itself (kept filter layouts, per-call copies), the work buffers it keeps
+   * between calls at the largest size asked so far (`workspaceBytes`: oneDNN scratchpads and Winograd layouts; not
+   * in `addonBytes`, so leak checks stay exact), and the bytes of tensor data held in half-width storage
+   * (`halfBytes`; tfjs's own `numBytes` still counts those tensors at 4 bytes an element).
    */
-  override memory(): { unreliable: boolean; reasons: string[]; addonBytes: number; addonPeakBytes: number; halfBytes: number } {
+  override memory(): { unreliable: boolean; reasons: string[]; addonBytes: number; addonPeakBytes: number; workspaceBytes: number; halfBytes: number } {
     const m = this.addon.memory();
     let halfBytes = 0;
     for (const h of this.halves.values()) halfBytes += h.bits.byteLength;
-    return { unreliable: false, reasons: [], addonBytes: m.bytes, addonPeakBytes: m.peakBytes, halfBytes };
+    return { unreliable: false, reasons: [], addonBytes: m.bytes, addonPeakBytes: m.peakBytes, workspaceBytes: m.workspaceBytes, halfBytes };
+  }
+
+  /**
+   * Frees the work buffers kept between calls (`memory().workspaceBytes`), e.g. after a VAE decode at 512x512
+   * before a long idle; the next kernel that needs one allocates it again.
+   *
+   * @example
+   * ```ts
+   * (tf.backend() as NativeBackend).releaseWorkspace();
+   * ```
+   */
+  releaseWorkspace(): void {
+    this.addon.releaseWorkspace();
   }
 }
 

@@ -123,17 +123,19 @@ inline dnnl::primitive_attr userScratchpad() {
   return a;
 }
 
-// Executes primitive P of descriptor `pd` with a scratchpad the addon allocates (counted while it lives).
+// Work buffers kept between kernel calls, one per use inside a call, each at the largest size asked so far and never
+// zero-filled: a Winograd convolution's scratchpad alone is 650 MB at 512 channels and 256x256, and allocating it
+// per call (page faults, zeroing) cost more than the convolution. Kernels run one at a time on the JavaScript
+// thread. Counted apart from the addon's other bytes (workspaceBytes) and freed by releaseWorkspace.
+enum WorkSlot { WORK_SCRATCHPAD = 0, WORK_SRC = 1, WORK_DST = 2, WORK_SLOTS = 3 };
+char* workspace(WorkSlot slot, size_t bytes);
+int64_t workspaceBytes();
+
+// Executes primitive P of descriptor `pd` with its scratchpad in the workspace.
 template <typename P, typename PD>
 void execute(const PD& pd, std::unordered_map<int, dnnl::memory> args) {
   size_t bytes = pd.scratchpad_desc().get_size();
-  std::vector<char> scratch(bytes);
-  countAlloc(int64_t(bytes));
-  struct Uncount {
-    size_t b;
-    ~Uncount() { countAlloc(-int64_t(b)); }
-  } uncount{bytes};
-  if (bytes) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pd.scratchpad_desc(), cpuEngine(), scratch.data());
+  if (bytes) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pd.scratchpad_desc(), cpuEngine(), workspace(WORK_SCRATCHPAD, bytes));
   P(pd).execute(cpuStream(), args);
   cpuStream().wait();
 }
@@ -147,7 +149,7 @@ struct Reordered {
 };
 
 // Which use of a tensor a kept layout is for.
-enum PackPass { PACK_CONV_FORWARD = 0, PACK_CONV_BACKWARD_DATA = 1, PACK_MATMUL_B = 2, PACK_PASSES = 3 };
+enum PackPass { PACK_CONV_FORWARD = 0, PACK_CONV_BACKWARD_DATA = 1, PACK_MATMUL_B = 2, PACK_CONV_WINOGRAD = 3, PACK_PASSES = 4 };
 
 // `have` (at `data`) in layout `want`: the kept copy for (id, pass), made now if needed (id > 0), or a per-call
 // reorder held by `temp` (id 0), or the data itself when the layouts agree.
@@ -156,6 +158,9 @@ dnnl::memory packedWeights(int64_t id, int pass, const dnnl::memory::desc& want,
 
 // Whether convolutions and matmuls compute in bf16 (fp32 accumulation, fp32 outputs); set by setPrecision.
 bool& bf16Compute();
+
+// Whether 3x3 stride-1 convolutions may run as Winograd (conv.cc); set by setWinograd, on by default.
+bool& winogradEnabled();
 
 void registerPack(Napi::Env env, Napi::Object exports);
 void registerConv(Napi::Env env, Napi::Object exports);
