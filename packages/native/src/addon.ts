@@ -80,6 +80,10 @@ export interface Addon {
   /** y = clamp(leakyRelu(x · scale[b, c] + noise[b | 0, p] + bias[c], alpha) · gain) over x [B, P, C] (clamp < 0: none). */
   biasAct(x: Float32Array, batch: number, positions: number, channels: number, scale: Float32Array | null, noise: Float32Array | null,
     noiseRows: number, bias: Float32Array | null, alpha: number, gain: number, clamp: number, y: Float32Array): void;
+  /** The gradients of biasAct asked for (the outputs given) in one pass. */
+  biasActGrad(dy: Float32Array, x: Float32Array, batch: number, positions: number, channels: number, scale: Float32Array | null, noise: Float32Array | null,
+    noiseRows: number, bias: Float32Array | null, alpha: number, gain: number, clamp: number, dx: Float32Array | null, dscale: Float32Array | null,
+    dnoise: Float32Array | null, dbias: Float32Array | null): void;
   groupNorm(x: Float32Array, batch: number, positions: number, channels: number, groups: number, gamma: Float32Array, beta: Float32Array,
     eps: number, silu: boolean, y: Float32Array): void;
 }

@@ -70,7 +70,11 @@ d('native engine', () => {
     expect(codeOf(() => a.select(new Uint8Array(5), f(6), f(6), f(6)))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.biasAct(f(12), 2, 3, 2, null, f(5), 2, null, 0.2, 1, -1, f(12)))).toBe('E_NATIVE_SHAPE'); // noise is [rows, positions]
     expect(codeOf(() => a.biasAct(f(12), 2, 3, 2, f(4), f(9), 3, null, 0.2, 1, -1, f(12)))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.biasActGrad(f(12), f(12), 2, 3, 2, null, f(5), 2, null, 0.2, 1, -1, f(12), null, null, null))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.biasActGrad(f(12), f(11), 2, 3, 2, null, null, 0, null, 0.2, 1, -1, f(12), null, null, null))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.biasActGrad(f(12), f(12), 2, 3, 2, null, null, 0, null, 0.2, 1, -1, null, f(4), null, null))).toBe('E_NATIVE_ARG'); // dscale without scale
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
+    expect(codeOf(() => a.setWinograd(1 as unknown as boolean))).toBe('E_NATIVE_ARG');
   });
 
   it('counts its own bytes, and repeated work leaves tensors, bytes and addon bytes where they were', async () => {

@@ -19,6 +19,18 @@ import { backendHasKernels, runFused } from './fused.js';
 export const FUSED_BIAS_ACT = 'SemeditBiasAct';
 
 /**
+ * The kernel name a backend may register the epilogue's gradient under: inputs `dy`, `x`, `scale`, `noise`, `bias`
+ * (absent parts empty), the same attributes and `wrt`, the input whose gradient it returns. Where it is missing, the
+ * gradient is computed with ordinary ops.
+ *
+ * @example
+ * ```ts
+ * tf.getKernel(FUSED_BIAS_ACT_GRAD, 'native') !== undefined; // true
+ * ```
+ */
+export const FUSED_BIAS_ACT_GRAD = 'SemeditBiasActGrad';
+
+/**
  * The parts of {@link biasAct}; every one is optional.
  *
  * @example
@@ -79,8 +91,24 @@ export function biasAct(x: tf.Tensor4D, opts: BiasActOptions): tf.Tensor4D {
   });
 }
 
-/** Gradients of the fused epilogue, recomputing its pre-activation from the saved inputs. */
+/**
+ * Gradients of the fused epilogue, recomputing its pre-activation from the saved inputs: where the backend has
+ * {@link FUSED_BIAS_ACT_GRAD}, one pass per input on the gradient's path (tfjs asks for each in a scope of its own,
+ * so one call cannot hand out several); ordinary ops elsewhere.
+ */
 function biasActGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
+  if (backendHasKernels(FUSED_BIAS_ACT_GRAD)) {
+    const [x, scale, noise, bias] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const inputs = { dy: dy as tf.Tensor, x, scale, noise, bias };
+    const grad = (wrt: string) => (): tf.Tensor => tf.engine().runKernel(FUSED_BIAS_ACT_GRAD, inputs, { ...attrs, wrt }) as tf.Tensor;
+    const empty = (): tf.Tensor => tf.zeros([0]);
+    return { x: grad('x'), scale: scale.size > 0 ? grad('scale') : empty, noise: noise.size > 0 ? grad('noise') : empty, bias: bias.size > 0 ? grad('bias') : empty };
+  }
+  return biasActGradOps(dy, saved, attrs);
+}
+
+/** The gradients with ordinary ops. */
+function biasActGradOps(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
   const [x, ...parts] = saved as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.Tensor];
   const [scale, noise, bias] = parts.map((t) => (t.size > 0 ? t : undefined)) as [tf.Tensor2D | undefined, tf.Tensor4D | undefined, tf.Tensor1D | undefined];
   const { alpha, gain, clamp } = attrs as unknown as Attrs;

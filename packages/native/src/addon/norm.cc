@@ -153,11 +153,120 @@ Napi::Value BiasAct(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// biasActGrad(dy, x, B, P, C, scale | null, noise | null, noiseRows, bias | null, alpha, gain, clamp, dx, dscale | null,
+// dnoise | null, dbias | null): the gradients of BiasAct (those asked for: non-null) in one pass, recomputing z from x: dz = dy · gain · (z > 0 ?
+// 1 : alpha), zeroed where the clamp was active (|output| > clamp); dx = dz · scale; dscale[b, c] = Σ_p dz · x;
+// dnoise[b | 0, p] = Σ_c dz (over the batch too when the noise has one row); dbias[c] = Σ_{b, p} dz.
+Napi::Value BiasActGrad(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
+  const std::string k = "BiasActGrad";
+  int64_t b = intArg(info, 2, k, "batch"), p = intArg(info, 3, k, "positions"), c = intArg(info, 4, k, "channels");
+  if (b < 0 || p < 0 || c < 1) fail(info.Env(), k, "bad dimensions", "E_NATIVE_SHAPE");
+  int64_t noiseRows = intArg(info, 7, k, "noiseRows");
+  const float* dy = floatArg(info, 0, k, "dy", b * p * c);
+  const float* x = floatArg(info, 1, k, "x", b * p * c);
+  const float* scale = floatArg(info, 5, k, "scale", b * c, true);
+  const float* noise = floatArg(info, 6, k, "noise", noiseRows * p, true);
+  if (noise && noiseRows != 1 && noiseRows != b) fail(info.Env(), k, "noise rows must be 1 or the batch", "E_NATIVE_SHAPE");
+  const float* bias = floatArg(info, 8, k, "bias", c, true);
+  const float alpha = float(numArg(info, 9, k, "alpha")), gain = float(numArg(info, 10, k, "gain")), clamp = float(numArg(info, 11, k, "clamp"));
+  float* dx = floatArg(info, 12, k, "dx", b * p * c, true);
+  float* dscale = floatArg(info, 13, k, "dscale", b * c, true);
+  float* dnoise = floatArg(info, 14, k, "dnoise", noiseRows * p, true);
+  float* dbias = floatArg(info, 15, k, "dbias", c, true);
+  if ((dscale && !scale) || (dnoise && !noise) || (dbias && !bias)) fail(info.Env(), k, "a gradient was asked for a part that is absent", "E_NATIVE_ARG");
+  std::vector<float> zeros(size_t(c), 0.f), ones(size_t(c), 1.f);
+  const float* bi = bias ? bias : zeros.data();
+  // Per-pixel sums over channels for every batch row (reduced over the batch below when the noise has one row), and
+  // per-thread partial sums for dscale and dbias.
+  std::vector<float> pixel(dnoise ? size_t(b * p) : 0);
+  const int threads = omp_get_max_threads();
+  std::vector<double> partScale(dscale ? size_t(threads) * size_t(b * c) : 0), partBias(dbias ? size_t(threads) * size_t(c) : 0);
+  const bool parallel = b * p * c > (1 << 16);
+#pragma omp parallel if (parallel)
+  {
+    const int t = omp_get_thread_num();
+    double* ps = dscale ? partScale.data() + size_t(t) * size_t(b * c) : nullptr;
+    double* pb = dbias ? partBias.data() + size_t(t) * size_t(c) : nullptr;
+    std::vector<float> rowScale(size_t(c), 0.f), rowBias(size_t(c), 0.f);
+    int64_t current = -1;
+    auto flush = [&]() {
+      if (current < 0) return;
+      if (ps)
+        for (int64_t j = 0; j < c; ++j) ps[current * c + j] += rowScale[size_t(j)];
+      if (pb)
+        for (int64_t j = 0; j < c; ++j) pb[j] += rowBias[size_t(j)];
+      std::fill(rowScale.begin(), rowScale.end(), 0.f);
+      std::fill(rowBias.begin(), rowBias.end(), 0.f);
+    };
+#pragma omp for schedule(static)
+    for (int64_t bp = 0; bp < b * p; ++bp) {
+      const int64_t row = bp / p;
+      if (row != current || (bp % 64) == 0) {  // float partials per stretch of 64 pixels, summed in double
+        flush();
+        current = row;
+      }
+      const float* sc = scale ? scale + row * c : ones.data();
+      const float n = noise ? noise[(noiseRows == 1 ? 0 : row) * p + bp % p] : 0.f;
+      const float* xr = x + bp * c;
+      const float* dyr = dy + bp * c;
+      float* dxr = dx ? dx + bp * c : nullptr;
+      float* rs = rowScale.data();
+      float* rb = rowBias.data();
+      float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < c; ++j) {
+        const float z = xr[j] * sc[j] + n + bi[j];
+        const bool pos = z > 0.f;
+        float d = dyr[j];
+        if (clamp >= 0.f) {
+          const float o = (pos ? z : z * alpha) * gain;
+          d = (o >= -clamp && o <= clamp) ? d : 0.f;
+        }
+        const float dz = (pos ? d : d * alpha) * gain;
+        if (dx) dxr[j] = dz * sc[j];
+        rs[j] += dz * xr[j];
+        rb[j] += dz;
+        sum += dz;
+      }
+      if (dnoise) pixel[size_t(bp)] = sum;
+    }
+    flush();
+  }
+  if (dscale) {
+    for (int64_t i = 0; i < b * c; ++i) {
+      double v = 0;
+      for (int t = 0; t < threads; ++t) v += partScale[size_t(t) * size_t(b * c) + size_t(i)];
+      dscale[i] = float(v);
+    }
+  }
+  if (dbias) {
+    for (int64_t j = 0; j < c; ++j) {
+      double v = 0;
+      for (int t = 0; t < threads; ++t) v += partBias[size_t(t) * size_t(c) + size_t(j)];
+      dbias[j] = float(v);
+    }
+  }
+  if (dnoise) {
+    if (noiseRows == b) {
+      std::copy(pixel.begin(), pixel.end(), dnoise);
+    } else {
+      for (int64_t q = 0; q < p; ++q) {
+        float v = 0.f;
+        for (int64_t r = 0; r < b; ++r) v += pixel[size_t(r * p + q)];
+        dnoise[q] = v;
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerNorm(Napi::Env env, Napi::Object exports) {
   exports.Set("groupNorm", Napi::Function::New(env, GroupNorm));
   exports.Set("biasAct", Napi::Function::New(env, BiasAct));
+  exports.Set("biasActGrad", Napi::Function::New(env, BiasActGrad));
 }
 
 }  // namespace semedit

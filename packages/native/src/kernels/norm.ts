@@ -36,33 +36,67 @@ export const BIAS_ACT_KERNEL = 'SemeditBiasAct';
  * x [B, H, W, C]; scale [B, C], noise [1 | B, H, W, 1] and bias [C], each absent when empty; attrs alpha, gain,
  * clamp (null: none).
  */
-const biasAct: tf.KernelFunc = (args) => {
-  const b = nativeOf(args.backend);
-  const given = args.inputs as Record<string, tf.TensorInfo | undefined>;
+/** The inputs of the epilogue and its gradient, checked: absent parts (empty tensors) are undefined. */
+function biasActParts(kernel: string, inputs: tf.NamedTensorInfoMap) {
+  const given = inputs as Record<string, tf.TensorInfo | undefined>;
   const part = (t: tf.TensorInfo | undefined): tf.TensorInfo | undefined => (t && tf.util.sizeFromShape(t.shape) > 0 ? t : undefined);
-  const x = given['x'], scale = part(given['scale']), noise = part(given['noise']), bias = part(given['bias']);
-  const { alpha, gain, clamp } = args.attrs as unknown as { alpha: number; gain: number; clamp: number | null };
-  const [batch, h, w, c] = x!.shape as [number, number, number, number];
+  const x = given['x']!, scale = part(given['scale']), noise = part(given['noise']), bias = part(given['bias']);
+  const [batch, h, w, c] = x.shape as [number, number, number, number];
   const bad = (what: string): never => {
-    throw new NativeKernelError(BIAS_ACT_KERNEL, 'E_NATIVE_SHAPE', what);
+    throw new NativeKernelError(kernel, 'E_NATIVE_SHAPE', what);
   };
-  if (x!.shape.length !== 4) bad(`x ${JSON.stringify(x!.shape)} is not [B, H, W, C]`);
+  if (x.shape.length !== 4) bad(`x ${JSON.stringify(x.shape)} is not [B, H, W, C]`);
   if (scale && !tf.util.arraysEqual(scale.shape, [batch, c])) bad(`scale ${JSON.stringify(scale.shape)} is not [${batch}, ${c}]`);
   if (bias && !tf.util.arraysEqual(bias.shape, [c])) bad(`bias ${JSON.stringify(bias.shape)} is not [${c}]`);
   if (noise && (noise.shape.length !== 4 || (noise.shape[0] !== 1 && noise.shape[0] !== batch) || noise.shape[1] !== h || noise.shape[2] !== w || noise.shape[3] !== 1)) {
     bad(`noise ${JSON.stringify(noise.shape)} is not [1 or ${batch}, ${h}, ${w}, 1]`);
   }
-  const y = new Float32Array(tf.util.sizeFromShape(x!.shape));
+  return { x, scale, noise, bias, batch, positions: h * w, c };
+}
+
+type BiasActAttrs = { alpha: number; gain: number; clamp: number | null };
+
+const biasAct: tf.KernelFunc = (args) => {
+  const b = nativeOf(args.backend);
+  const { x, scale, noise, bias, batch, positions, c } = biasActParts(BIAS_ACT_KERNEL, args.inputs);
+  const { alpha, gain, clamp } = args.attrs as unknown as BiasActAttrs;
+  const y = new Float32Array(tf.util.sizeFromShape(x.shape));
   if (y.length > 0) {
-    call(BIAS_ACT_KERNEL, () => b.addon.biasAct(b.f32(x!), batch, h * w, c, scale ? b.f32(scale) : null, noise ? b.f32(noise) : null, noise ? noise.shape[0]! : 0,
+    call(BIAS_ACT_KERNEL, () => b.addon.biasAct(b.f32(x), batch, positions, c, scale ? b.f32(scale) : null, noise ? b.f32(noise) : null, noise ? noise.shape[0]! : 0,
       bias ? b.f32(bias) : null, alpha, gain, clamp ?? -1, y));
   }
-  return b.out(x!.shape, y);
+  return b.out(x.shape, y);
+};
+
+/** The kernel name of the epilogue's gradient (`FUSED_BIAS_ACT_GRAD` in `@semedit/core`'s nn module). */
+export const BIAS_ACT_GRAD_KERNEL = 'SemeditBiasActGrad';
+
+/** Inputs dy and the epilogue's inputs; attribute `wrt` names the one input whose gradient is returned. */
+const biasActGrad: tf.KernelFunc = (args) => {
+  const b = nativeOf(args.backend);
+  const parts = biasActParts(BIAS_ACT_GRAD_KERNEL, args.inputs);
+  const { x, scale, noise, bias, batch, positions, c } = parts;
+  const dy = (args.inputs as Record<string, tf.TensorInfo>)['dy']!;
+  const bad = (what: string): never => {
+    throw new NativeKernelError(BIAS_ACT_GRAD_KERNEL, 'E_NATIVE_SHAPE', what);
+  };
+  if (!tf.util.arraysEqual(dy.shape, x.shape)) bad(`dy ${JSON.stringify(dy.shape)} is not x's shape ${JSON.stringify(x.shape)}`);
+  const { alpha, gain, clamp, wrt } = args.attrs as unknown as BiasActAttrs & { wrt: 'x' | 'scale' | 'noise' | 'bias' };
+  const target = { x, scale, noise, bias }[wrt];
+  if (!target) throw new NativeKernelError(BIAS_ACT_GRAD_KERNEL, 'E_NATIVE_ARG', `no gradient for '${wrt}': the input is absent or unknown`);
+  const out = new Float32Array(tf.util.sizeFromShape(target.shape));
+  const pick = (name: string): Float32Array | null => (wrt === name ? out : null);
+  if (tf.util.sizeFromShape(x.shape) > 0) {
+    call(BIAS_ACT_GRAD_KERNEL, () => b.addon.biasActGrad(b.f32(dy), b.f32(x), batch, positions, c, scale ? b.f32(scale) : null, noise ? b.f32(noise) : null,
+      noise ? noise.shape[0]! : 0, bias ? b.f32(bias) : null, alpha, gain, clamp ?? -1, pick('x'), pick('scale'), pick('noise'), pick('bias')));
+  }
+  return b.out(target.shape, out);
 };
 
 /** The normalization kernels the addon runs (and StyleGAN2's per-channel epilogue). */
 export const NORM_KERNELS: tf.KernelConfig[] = [
   { kernelName: NORM_KERNEL, backendName: 'native', kernelFunc: norm },
   { kernelName: BIAS_ACT_KERNEL, backendName: 'native', kernelFunc: biasAct },
+  { kernelName: BIAS_ACT_GRAD_KERNEL, backendName: 'native', kernelFunc: biasActGrad },
 ];
 
