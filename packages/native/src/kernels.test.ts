@@ -211,6 +211,35 @@ d('native kernels match tfjs-backend-cpu', () => {
       for (const c of cases) it(c.name, () => check(c));
     });
   }
+  it('GroupNorm keeps its statistics exact under a large common offset (float64 reference)', () => {
+    // The statistics are one pass of shifted sums: with values 1e4 + N(0, 1), plain sums of squares would cancel.
+    const [rows, positions, channels, groups] = [2, 300, 12, 3];
+    const x = data(rows * positions * channels, 7).map((v, i) => 1e4 + v + (i % channels) * 0.25);
+    const gamma = data(channels, 8), beta = data(channels, 9);
+    const y = new Float32Array(x.length);
+    registerNativeBackend();
+    const a = (tf.engine().findBackend('native') as unknown as { addon: { groupNorm(...args: unknown[]): void } }).addon;
+    a.groupNorm(x, rows, positions, channels, groups, gamma, beta, 1e-5, false, y);
+    const cg = channels / groups;
+    let worst = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let g = 0; g < groups; g++) {
+        let sum = 0, sq = 0;
+        for (let p = 0; p < positions; p++) for (let j = g * cg; j < (g + 1) * cg; j++) sum += x[(r * positions + p) * channels + j]!;
+        const m = sum / (positions * cg);
+        for (let p = 0; p < positions; p++) for (let j = g * cg; j < (g + 1) * cg; j++) sq += (x[(r * positions + p) * channels + j]! - m) ** 2;
+        const rstd = 1 / Math.sqrt(sq / (positions * cg) + 1e-5);
+        for (let p = 0; p < positions; p++) {
+          for (let j = g * cg; j < (g + 1) * cg; j++) {
+            const i = (r * positions + p) * channels + j;
+            worst = Math.max(worst, Math.abs(y[i]! - ((x[i]! - m) * rstd * gamma[j]! + beta[j]!)));
+          }
+        }
+      }
+    }
+    // float32 inputs near 1e4 carry 1e-3 of absolute rounding: the output's error is that over the unit std, no more.
+    expect(worst).toBeLessThan(5e-3);
+  });
   const hasBf16 = registerNativeBackend().isa.includes('bf16') || registerNativeBackend().isa.includes('amx');
   describe.skipIf(!hasBf16)('bf16 compute, against fp32 on cpu', () => {
     for (const c of bf16Cases) {

@@ -1,6 +1,6 @@
 // Group normalization (and layer normalization, its one-group, one-position case) with the affine transform and an
 // optional SiLU fused: x viewed as [B, S, C] with C split into G groups; statistics over (S, C/G) per (b, g),
-// accumulated in double in two passes (mean, then the centered sum of squares). Also StyleGAN2's per-channel
+// accumulated in double in one pass of shifted sums, then the normalization in a second pass. Also StyleGAN2's per-channel
 // epilogue (scale, noise, bias, leaky ReLU, gain, clamp) in one pass.
 #include "common.h"
 #include <cmath>
@@ -47,47 +47,55 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
     }
     return info.Env().Undefined();
   }
-  // Per-channel sums over the positions (contiguous across channels, so the loops vectorize), accumulated in double
-  // per thread over chunks of positions, then combined per group: pass 1 the means, pass 2 the centered squares.
+  // Pass 1: per-channel sums of (x - K) and (x - K)^2 over the positions, K = the channel's value at the first
+  // position (a shift that keeps the squares free of cancellation), contiguous across channels so the loops
+  // vectorize, accumulated in double per thread over chunks of positions. The group's centered sum of squares is then
+  // exact algebra: sum_j [S2_j - 2 d_j S1_j + n d_j^2] with d_j = mean_g - K_j.
   const int threads = omp_get_max_threads();
   const int64_t chunk = std::max<int64_t>(1, (s + threads - 1) / threads);
-  std::vector<double> part(size_t(threads) * size_t(b * c)), mean(size_t(b * g)), rstd(size_t(b * g)), meanC(size_t(b * c));
-  auto channelSums = [&](bool centered) {
-    std::fill(part.begin(), part.end(), 0.0);
+  std::vector<double> part1(size_t(threads) * size_t(b * c), 0.0), part2(size_t(threads) * size_t(b * c), 0.0), mean(size_t(b * g)), rstd(size_t(b * g));
+  std::vector<double> shiftK(size_t(b * c), 0.0);
+  if (s > 0)
+    for (int64_t row = 0; row < b; ++row)
+      for (int64_t j = 0; j < c; ++j) shiftK[size_t(row * c + j)] = x[row * s * c + j];
 #pragma omp parallel for schedule(static) if (b * s * c > (1 << 17))
-    for (int t = 0; t < threads; ++t) {
-      double* acc = part.data() + size_t(t) * size_t(b * c);
-      for (int64_t row = 0; row < b; ++row) {
-        const double* mrow = meanC.data() + row * c;
-        for (int64_t p = t * chunk; p < std::min(s, (t + 1) * chunk); ++p) {
-          const float* xp = x + (row * s + p) * c;
-          double* ap = acc + row * c;
-          if (centered) {
-            for (int64_t j = 0; j < c; ++j) {
-              const double dv = double(xp[j]) - mrow[j];
-              ap[j] += dv * dv;
-            }
-          } else {
+  for (int t = 0; t < threads; ++t) {
+    for (int64_t row = 0; row < b; ++row) {
+      double* a1 = part1.data() + size_t(t) * size_t(b * c) + row * c;
+      double* a2 = part2.data() + size_t(t) * size_t(b * c) + row * c;
+      const double* kr = shiftK.data() + row * c;
+      for (int64_t p = t * chunk; p < std::min(s, (t + 1) * chunk); ++p) {
+        const float* xp = x + (row * s + p) * c;
 #pragma omp simd
-            for (int64_t j = 0; j < c; ++j) ap[j] += xp[j];
-          }
+        for (int64_t j = 0; j < c; ++j) {
+          const double v = double(xp[j]) - kr[j];
+          a1[j] += v;
+          a2[j] += v * v;
         }
       }
     }
-    for (int64_t row = 0; row < b; ++row)
-      for (int64_t grp = 0; grp < g; ++grp) {
-        double sum = 0;
-        for (int t = 0; t < threads; ++t)
-          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) sum += part[size_t(t) * size_t(b * c) + size_t(row * c + j)];
-        if (centered) rstd[row * g + grp] = 1.0 / std::sqrt((count ? sum / double(count) : 0) + eps);
-        else mean[row * g + grp] = count ? sum / double(count) : 0;
-      }
-  };
-  channelSums(false);
+  }
   for (int64_t row = 0; row < b; ++row)
-    for (int64_t j = 0; j < c; ++j) meanC[size_t(row * c + j)] = mean[size_t(row * g + j / cg)];
-  channelSums(true);
-  // Pass 3: y = (x - mean) · rstd · gamma + beta, as a per-(row, channel) scale and shift, then SiLU.
+    for (int64_t grp = 0; grp < g; ++grp) {
+      std::vector<double> s1(size_t(cg), 0.0), s2(size_t(cg), 0.0);
+      for (int t = 0; t < threads; ++t)
+        for (int64_t j = 0; j < cg; ++j) {
+          const size_t at = size_t(t) * size_t(b * c) + size_t(row * c + grp * cg + j);
+          s1[size_t(j)] += part1[at];
+          s2[size_t(j)] += part2[at];
+        }
+      double sum = 0;
+      for (int64_t j = 0; j < cg; ++j) sum += shiftK[size_t(row * c + grp * cg + j)] * double(s) + s1[size_t(j)];
+      const double m = count ? sum / double(count) : 0;
+      double sq = 0;
+      for (int64_t j = 0; j < cg; ++j) {
+        const double d = m - shiftK[size_t(row * c + grp * cg + j)];
+        sq += s2[size_t(j)] - 2 * d * s1[size_t(j)] + double(s) * d * d;
+      }
+      mean[size_t(row * g + grp)] = m;
+      rstd[size_t(row * g + grp)] = 1.0 / std::sqrt((count ? std::max(0.0, sq) / double(count) : 0) + eps);
+    }
+  // Pass 2: y = (x - mean) · rstd · gamma + beta, as a per-(row, channel) scale and shift, then SiLU.
   std::vector<float> scale(size_t(b * c)), shift(size_t(b * c));
   for (int64_t row = 0; row < b; ++row)
     for (int64_t j = 0; j < c; ++j) {
