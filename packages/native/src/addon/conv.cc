@@ -69,10 +69,13 @@ dnnl::convolution_forward::primitive_desc forwardPd(const ConvGeom& g, bool bias
 // convolutions with at least this many output pixels (batch x height x width) use it: SD's 64x64 latents and the
 // VAE decoder, not the UNet's 1280-channel filters at 8x8 to 32x32, where the gain is small and the memory large.
 constexpr int64_t kWinogradMinPixels = 4096;
+// ... and at least this many input and output channels: below it the time saved is small, while the rounding
+// differs from the direct kernel's all the same (it moved SEGA's thresholded guidance on a 32-channel test UNet).
+constexpr int64_t kWinogradMinChannels = 128;
 
 std::optional<dnnl::convolution_forward::primitive_desc> winogradPd(const ConvGeom& g, bool bias, const dnnl::primitive_attr& attr) {
   if (!winogradEnabled() || bf16Compute() || g.mult || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return {};
-  if (g.n * g.oh * g.ow < kWinogradMinPixels) return {};
+  if (g.n * g.oh * g.ow < kWinogradMinPixels || g.c < kWinogradMinChannels || g.oc < kWinogradMinChannels) return {};
   md src(g.src(), dt::f32, tag::any), wei(g.wei(), dt::f32, tag::any), dst(g.dst(), dt::f32, tag::any);
   try {
     auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd, src, wei,
