@@ -10,7 +10,7 @@ export * from './inspect.js';
 export * from './safetensors.js';
 export * from './safetensors-write.js';
 export { SAFETENSORS_MAX_HEADER_BYTES, SAFETENSORS_DTYPES } from './safetensors-header.js';
-export { openFileSource, bufferSource, FileAccessError, type ByteSource } from './file-source.js';
+export { openFileSource, bufferSource, writeFileAtomic, FileAccessError, type ByteSource } from './file-source.js';
 export * from './tfjs-weights.js';
 export * from './tfjs-weights-write.js';
 export * from './strict.js';
