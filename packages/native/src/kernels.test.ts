@@ -147,6 +147,10 @@ const otherCases: Case[] = [
   { name: 'concat axis 0', shapes: [[2, 3], [1, 3], [4, 3]], fn: (a, b, c) => tf.concat([a!, b!, c!], 0) },
   { name: 'concat middle axis', shapes: [[2, 1, 3], [2, 4, 3]], fn: (a, b) => tf.concat([a!, b!], 1) },
   { name: 'concat with an empty part', shapes: [[3, 0], [3, 2]], fn: (a, b) => tf.concat([a!, b!], 1) },
+  { name: 'stack axis 0 (P2P probabilities)', shapes: [[4, 5], [4, 5], [4, 5]], fn: (a, b, c) => tf.stack([a!, b!, c!], 0) },
+  { name: 'stack middle axis, after a transpose', shapes: [[3, 2, 4], [3, 4, 2]], fn: (a, b) => tf.stack([a!, tf.transpose(b!, [0, 2, 1])], 1) },
+  { name: 'stack last axis (negative)', shapes: [[2, 3], [2, 3]], fn: (a, b) => tf.stack([a!, b!], -1) },
+  { name: 'stack of empty tensors', shapes: [[0, 3], [0, 3]], fn: (a, b) => tf.stack([a!, b!], 1) },
   { name: 'concat after transpose', shapes: [[3, 4], [4, 2]], fn: (a, b) => tf.concat([tf.transpose(a!), b!], 1) },
   { name: 'concat of 20 parts', shapes: Array.from({ length: 20 }, (_, i) => [2, 1 + (i % 3)]), fn: (...xs) => tf.concat(xs, 1) },
   ...[[false, false], [true, false], [false, true]].flatMap(([align, half]) => [[8, 10], [3, 5], [1, 1], [7, 2]].map((size): Case => ({

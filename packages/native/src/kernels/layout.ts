@@ -21,6 +21,21 @@ const concat = nativeKernel(tf.Concat, (b, { inputs, attrs }, cpu) => {
   return b.out(outShape, y);
 });
 
+/** Pack (tf.stack) of float32 tensors of one shape: a concat along a new axis of size 1 in each input. */
+const pack = nativeKernel(tf.Pack, (b, { inputs, attrs }, cpu) => {
+  const xs = inputs as unknown as tf.TensorInfo[];
+  if (xs.length === 0 || xs.some((x) => x.dtype !== 'float32')) return cpu();
+  const shape = xs[0]!.shape;
+  if (xs.some((x) => !tf.util.arraysEqual(x.shape, shape))) return cpu(); // tfjs's own error names the mismatch
+  const axis = tf.util.parseAxisParam(Number(attrs['axis'] ?? 0), [...shape, 1])[0]!;
+  const outShape = [...shape.slice(0, axis), xs.length, ...shape.slice(axis)];
+  const rows = tf.util.sizeFromShape(shape.slice(0, axis));
+  const each = tf.util.sizeFromShape(shape.slice(axis));
+  const y = new Float32Array(tf.util.sizeFromShape(outShape));
+  if (y.length > 0) call(tf.Pack, () => b.addon.concat(xs.map((x) => b.f32(x)), xs.map(() => each), rows, y));
+  return b.out(outShape, y);
+});
+
 /**
  * The source index of each output position of a nearest-neighbour resize along one axis, by tfjs's rules (align
  * corners: the end points map onto each other and the nearest is rounded; half-pixel centres: sampled at +0.5).
@@ -72,4 +87,4 @@ const slice = nativeKernel(tf.Slice, (b, { inputs, attrs }, cpu) => {
 });
 
 /** The data-movement kernels the addon runs. */
-export const LAYOUT_KERNELS: tf.KernelConfig[] = [concat, resizeNearest, pad, slice];
+export const LAYOUT_KERNELS: tf.KernelConfig[] = [concat, pack, resizeNearest, pad, slice];
