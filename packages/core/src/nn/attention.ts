@@ -11,6 +11,8 @@
  * Per-head tensors are cut by halving splits: wasm's `Slice` copies its whole source for every slice, so
  * `unstack` into n pieces costs n times the tensor, halving 2·log2(n) times.
  * {@link referenceAttention} is the slow, obviously correct version the fast one is tested against.
+ * On a backend with a fused attention kernel (native), batched matmuls are fast too: each chunk then runs as two
+ * batched products over its heads instead of two per head (the same chunks, softmax and hook calls).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -172,6 +174,8 @@ export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.
   // A backend's fused kernel (native's blocked attention), unless a hook needs to see the probabilities.
   if (!opts.onProbs && q.dtype === 'float32' && hasFusedAttention()) return fusedAttention(q, k, v, { heads: h, scale, ...(bias ? { bias } : {}) });
   const chunks = planAttentionChunks({ batch: b, heads: h, queries: n, keys: m }, opts.maxScoreElements);
+  // A backend with the fused kernel also has fast batched matmuls: each chunk is two of them, not two per head.
+  if (q.dtype === 'float32' && hasFusedAttention()) return batchedChunks(q, k, v, { b, n, m, d, h, scale, bias, chunks, onProbs: opts.onProbs });
   // Per (row, head) operands, index i = row * h + head: q_i [Nq, d] (scale folded in), kT_i [d, Nk], v_i [Nk, d].
   const qs = splitAxis0(tf.reshape(tf.transpose(tf.reshape(tf.mul(q, scale), [b, n, h, d]), [0, 2, 1, 3]), [b * h, n, d]), b * h);
   const kT = splitAxis0(tf.reshape(tf.transpose(tf.reshape(k, [b, m, h, d]), [0, 2, 3, 1]), [b * h, d, m]), b * h);
@@ -201,6 +205,50 @@ export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.
   }
   const perHead = pieces.map((list) => (list.length === 1 ? list[0]! : tf.concat(list, 0))); // [Nq, d] each
   const all = tf.reshape(perHead.length === 1 ? perHead[0]! : tf.concat(perHead, 0), [b, h, n, d]);
+  return tf.reshape(tf.transpose(all, [0, 2, 1, 3]), [b, n, h * d]);
+}
+
+/**
+ * The chunked attention with batched matmuls over `[B·headsInChunk, queries, d]` (native's path when a hook watches
+ * the probabilities): the same products, softmax and hook calls as the per-head path, in one call per chunk.
+ */
+function batchedChunks(
+  q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
+  a: { b: number; n: number; m: number; d: number; h: number; scale: number; bias: tf.Tensor4D | undefined; chunks: AttentionSlice[]; onProbs: ProbsHook | undefined },
+): tf.Tensor3D {
+  const { b, n, m, d, h } = a;
+  const q4 = tf.transpose(tf.reshape(tf.mul(q, a.scale), [b, n, h, d]), [0, 2, 1, 3]); // [B, h, Nq, d]
+  const kT4 = tf.transpose(tf.reshape(k, [b, m, h, d]), [0, 2, 3, 1]); // [B, h, d, Nk]
+  const v4 = tf.transpose(tf.reshape(v, [b, m, h, d]), [0, 2, 1, 3]); // [B, h, Nk, d]
+  const byHeads = new Map<number, tf.Tensor4D[]>(); // first head of a chunk -> its query pieces [B, hc, nq, d]
+  for (const slice of a.chunks) {
+    const [h0, h1] = slice.heads;
+    const [q0, q1] = slice.queries;
+    const hc = h1 - h0, nq = q1 - q0;
+    const out = tf.tidy(() => {
+      const qi = tf.reshape(tf.slice(q4, [0, h0, q0, 0], [b, hc, nq, d]), [b * hc, nq, d]);
+      const ki = tf.reshape(tf.slice(kT4, [0, h0, 0, 0], [b, hc, d, m]), [b * hc, d, m]);
+      let logits = tf.reshape(tf.matMul(qi, ki), [b, hc, nq, m]);
+      if (a.bias) logits = tf.add(logits, tf.slice(a.bias, [0, 0, q0, 0], [a.bias.shape[0], 1, nq, m]));
+      let probs = tf.softmax(logits) as tf.Tensor4D;
+      if (a.onProbs) {
+        const hooked = a.onProbs(probs, slice);
+        checkHookOutput(hooked, [b, hc, nq, m]);
+        probs = hooked;
+      }
+      const vi = tf.reshape(tf.slice(v4, [0, h0, 0, 0], [b, hc, m, d]), [b * hc, m, d]);
+      return tf.reshape(tf.matMul(tf.reshape(probs, [b * hc, nq, m]), vi), [b, hc, nq, d]) as tf.Tensor4D;
+    });
+    const list = byHeads.get(h0) ?? [];
+    list.push(out);
+    byHeads.set(h0, list);
+  }
+  // Chunks are head-major: queries join within a head group, then the groups along the heads.
+  const groups = [...byHeads.keys()].sort((x, y) => x - y).map((h0) => {
+    const list = byHeads.get(h0)!;
+    return list.length === 1 ? list[0]! : tf.concat(list, 2);
+  });
+  const all = groups.length === 1 ? groups[0]! : tf.concat(groups, 1); // [B, h, Nq, d]
   return tf.reshape(tf.transpose(all, [0, 2, 1, 3]), [b, n, h * d]);
 }
 
