@@ -125,21 +125,38 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The epilogue's operands, read from arguments at + 0 (x) to at + 10 (clamp): x, B, P, C, scale | null,
+// noise | null, noiseRows, bias | null, alpha, gain, clamp.
+struct BiasActArgs {
+  int64_t b, p, c, noiseRows;
+  const float *x, *scale, *noise, *bias;
+  float alpha, gain, clamp;
+};
+
+BiasActArgs biasActArgs(const Napi::CallbackInfo& info, const std::string& k, size_t at) {
+  BiasActArgs a{};
+  a.b = intArg(info, at + 1, k, "batch"), a.p = intArg(info, at + 2, k, "positions"), a.c = intArg(info, at + 3, k, "channels");
+  if (a.b < 0 || a.p < 0 || a.c < 1) fail(info.Env(), k, "bad dimensions", "E_NATIVE_SHAPE");
+  a.noiseRows = intArg(info, at + 6, k, "noiseRows");
+  a.x = floatArg(info, at, k, "x", a.b * a.p * a.c);
+  a.scale = floatArg(info, at + 4, k, "scale", a.b * a.c, true);
+  a.noise = floatArg(info, at + 5, k, "noise", a.noiseRows * a.p, true);
+  if (a.noise && a.noiseRows != 1 && a.noiseRows != a.b) fail(info.Env(), k, "noise rows must be 1 or the batch", "E_NATIVE_SHAPE");
+  a.bias = floatArg(info, at + 7, k, "bias", a.c, true);
+  a.alpha = float(numArg(info, at + 8, k, "alpha")), a.gain = float(numArg(info, at + 9, k, "gain")), a.clamp = float(numArg(info, at + 10, k, "clamp"));
+  return a;
+}
+
 // biasAct(x, B, P, C, scale | null, noise | null, noiseRows, bias | null, alpha, gain, clamp, y): StyleGAN2's
 // per-layer epilogue in one pass over x [B, P, C]: z = x · scale[b, c] + noise[b | 0, p] + bias[c];
 // y = clamp(leakyRelu(z, alpha) · gain) (alpha 1: linear; clamp < 0: none).
 Napi::Value BiasAct(const Napi::CallbackInfo& info) {
   FlushDenormals ftz;
   const std::string k = "BiasAct";
-  int64_t b = intArg(info, 1, k, "batch"), p = intArg(info, 2, k, "positions"), c = intArg(info, 3, k, "channels");
-  if (b < 0 || p < 0 || c < 1) fail(info.Env(), k, "bad dimensions", "E_NATIVE_SHAPE");
-  int64_t noiseRows = intArg(info, 6, k, "noiseRows");
-  const float* x = floatArg(info, 0, k, "x", b * p * c);
-  const float* scale = floatArg(info, 4, k, "scale", b * c, true);
-  const float* noise = floatArg(info, 5, k, "noise", noiseRows * p, true);
-  if (noise && noiseRows != 1 && noiseRows != b) fail(info.Env(), k, "noise rows must be 1 or the batch", "E_NATIVE_SHAPE");
-  const float* bias = floatArg(info, 7, k, "bias", c, true);
-  const float alpha = float(numArg(info, 8, k, "alpha")), gain = float(numArg(info, 9, k, "gain")), clamp = float(numArg(info, 10, k, "clamp"));
+  const BiasActArgs a = biasActArgs(info, k, 0);
+  const int64_t b = a.b, p = a.p, c = a.c, noiseRows = a.noiseRows;
+  const float *x = a.x, *scale = a.scale, *noise = a.noise, *bias = a.bias;
+  const float alpha = a.alpha, gain = a.gain, clamp = a.clamp;
   float* y = floatArg(info, 11, k, "y", b * p * c);
   std::vector<float> zeros(size_t(c), 0.f), ones(size_t(c), 1.f);
   const float* bi = bias ? bias : zeros.data();
@@ -168,16 +185,11 @@ Napi::Value BiasAct(const Napi::CallbackInfo& info) {
 Napi::Value BiasActGrad(const Napi::CallbackInfo& info) {
   FlushDenormals ftz;
   const std::string k = "BiasActGrad";
-  int64_t b = intArg(info, 2, k, "batch"), p = intArg(info, 3, k, "positions"), c = intArg(info, 4, k, "channels");
-  if (b < 0 || p < 0 || c < 1) fail(info.Env(), k, "bad dimensions", "E_NATIVE_SHAPE");
-  int64_t noiseRows = intArg(info, 7, k, "noiseRows");
+  const BiasActArgs a = biasActArgs(info, k, 1);
+  const int64_t b = a.b, p = a.p, c = a.c, noiseRows = a.noiseRows;
+  const float *x = a.x, *scale = a.scale, *noise = a.noise, *bias = a.bias;
+  const float alpha = a.alpha, gain = a.gain, clamp = a.clamp;
   const float* dy = floatArg(info, 0, k, "dy", b * p * c);
-  const float* x = floatArg(info, 1, k, "x", b * p * c);
-  const float* scale = floatArg(info, 5, k, "scale", b * c, true);
-  const float* noise = floatArg(info, 6, k, "noise", noiseRows * p, true);
-  if (noise && noiseRows != 1 && noiseRows != b) fail(info.Env(), k, "noise rows must be 1 or the batch", "E_NATIVE_SHAPE");
-  const float* bias = floatArg(info, 8, k, "bias", c, true);
-  const float alpha = float(numArg(info, 9, k, "alpha")), gain = float(numArg(info, 10, k, "gain")), clamp = float(numArg(info, 11, k, "clamp"));
   float* dx = floatArg(info, 12, k, "dx", b * p * c, true);
   float* dscale = floatArg(info, 13, k, "dscale", b * c, true);
   float* dnoise = floatArg(info, 14, k, "dnoise", noiseRows * p, true);
