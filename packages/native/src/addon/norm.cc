@@ -153,10 +153,7 @@ BiasActArgs biasActArgs(const Napi::CallbackInfo& info, const std::string& k, si
 Napi::Value BiasAct(const Napi::CallbackInfo& info) {
   FlushDenormals ftz;
   const std::string k = "BiasAct";
-  const BiasActArgs a = biasActArgs(info, k, 0);
-  const int64_t b = a.b, p = a.p, c = a.c, noiseRows = a.noiseRows;
-  const float *x = a.x, *scale = a.scale, *noise = a.noise, *bias = a.bias;
-  const float alpha = a.alpha, gain = a.gain, clamp = a.clamp;
+  const auto [b, p, c, noiseRows, x, scale, noise, bias, alpha, gain, clamp] = biasActArgs(info, k, 0);
   float* y = floatArg(info, 11, k, "y", b * p * c);
   std::vector<float> zeros(size_t(c), 0.f), ones(size_t(c), 1.f);
   const float* bi = bias ? bias : zeros.data();
@@ -185,10 +182,7 @@ Napi::Value BiasAct(const Napi::CallbackInfo& info) {
 Napi::Value BiasActGrad(const Napi::CallbackInfo& info) {
   FlushDenormals ftz;
   const std::string k = "BiasActGrad";
-  const BiasActArgs a = biasActArgs(info, k, 1);
-  const int64_t b = a.b, p = a.p, c = a.c, noiseRows = a.noiseRows;
-  const float *x = a.x, *scale = a.scale, *noise = a.noise, *bias = a.bias;
-  const float alpha = a.alpha, gain = a.gain, clamp = a.clamp;
+  const auto [b, p, c, noiseRows, x, scale, noise, bias, alpha, gain, clamp] = biasActArgs(info, k, 1);
   const float* dy = floatArg(info, 0, k, "dy", b * p * c);
   float* dx = floatArg(info, 12, k, "dx", b * p * c, true);
   float* dscale = floatArg(info, 13, k, "dscale", b * c, true);
