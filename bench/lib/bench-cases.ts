@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { HeapLimitError } from '@semedit/core/backend';
 import { createGenerator } from '@semedit/core';
 import type { RawTensor } from '@semedit/core/io';
+import type { Prepared, RepPolicy } from './prepared.js';
 import { ModelTooLargeError, assertFitsBackend } from '@semedit/core/pipeline';
 import { UNet2DConditionModel, loadUNet, resolveUNetConfig, unetWeightShapes } from '@semedit/core/unet';
 import { AutoencoderKL, loadVae, resolveVaeConfig, vaeWeightShapes } from '@semedit/core/vae';
@@ -37,25 +38,7 @@ import { SD15_UNET, SD_VAE, randomWeights } from './sd15-models.js';
 /** The configurations a case runs on: semedit's default backend, and the stock single-threaded wasm build. */
 export type BenchConfig = 'main' | 'tfjs-wasm-stock';
 
-/** A case built on the active backend, ready to time. */
-export interface Prepared {
-  /** One call, returning its output (the timer reads it back and disposes it). */
-  run: () => tf.Tensor | Promise<tf.Tensor>;
-  /** Whether `run` is synchronous (only then can it run under `tf.profile()`). */
-  sync: boolean;
-  /** PyTorch's output for the same weights and inputs (our layout), to report the max abs diff. */
-  reference?: RawTensor;
-  /** Multiply-add GFLOP of one call, when known without a profile (kernels). */
-  gflop?: number;
-  note?: string;
-  dispose: () => void;
-}
-
-/** Warm-up and timed runs. */
-export interface RepPolicy {
-  warmup: number;
-  reps: number;
-}
+export type { Prepared, RepPolicy };
 
 /** A kernel case in the shape `torch_kernels.py` reads (the TypeScript and PyTorch sides time the same thing). */
 export type KernelSpec = { id: string; flops: number; warmup: number; reps: number } & (

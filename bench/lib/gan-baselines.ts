@@ -28,7 +28,7 @@ import { loadNvlabsGenerator, type StyleGan2Config } from '@semedit/core/stylega
 import { CLIP_VIT_B32, G256, STYLECLIP_STEP, STYLECLIP_TOKENS, styleclipStep } from '../styleclip.js';
 import { ffhqConfig } from '../stylegan2.js';
 import type { BackendInfo } from '@semedit/core/backend';
-import type { Prepared, RepPolicy } from './bench-cases.js';
+import type { Prepared, RepPolicy } from './prepared.js';
 import type { Measurement } from './bench-json.js';
 import type { BaselineTiming } from './sd15-baselines.js';
 import { maxAbsDiff } from './ort.js';
