@@ -33,10 +33,9 @@ const norm: tf.KernelFunc = (args) => {
 export const BIAS_ACT_KERNEL = 'SemeditBiasAct';
 
 /**
- * x [B, H, W, C]; scale [B, C], noise [1 | B, H, W, 1] and bias [C], each absent when empty; attrs alpha, gain,
- * clamp (null: none).
+ * The inputs of the epilogue and its gradient, checked: x [B, H, W, C]; scale [B, C], noise [1 | B, H, W, 1] and
+ * bias [C], each undefined when absent (empty).
  */
-/** The inputs of the epilogue and its gradient, checked: absent parts (empty tensors) are undefined. */
 function biasActParts(kernel: string, inputs: tf.NamedTensorInfoMap) {
   const given = inputs as Record<string, tf.TensorInfo | undefined>;
   const part = (t: tf.TensorInfo | undefined): tf.TensorInfo | undefined => (t && tf.util.sizeFromShape(t.shape) > 0 ? t : undefined);
@@ -54,6 +53,7 @@ function biasActParts(kernel: string, inputs: tf.NamedTensorInfoMap) {
   return { x, scale, noise, bias, batch, positions: h * w, c };
 }
 
+/** Attributes alpha, gain and clamp (null: none). */
 type BiasActAttrs = { alpha: number; gain: number; clamp: number | null };
 
 const biasAct: tf.KernelFunc = (args) => {
@@ -74,13 +74,11 @@ export const BIAS_ACT_GRAD_KERNEL = 'SemeditBiasActGrad';
 /** Inputs dy and the epilogue's inputs; attribute `wrt` names the one input whose gradient is returned. */
 const biasActGrad: tf.KernelFunc = (args) => {
   const b = nativeOf(args.backend);
-  const parts = biasActParts(BIAS_ACT_GRAD_KERNEL, args.inputs);
-  const { x, scale, noise, bias, batch, positions, c } = parts;
+  const { x, scale, noise, bias, batch, positions, c } = biasActParts(BIAS_ACT_GRAD_KERNEL, args.inputs);
   const dy = (args.inputs as Record<string, tf.TensorInfo>)['dy']!;
-  const bad = (what: string): never => {
-    throw new NativeKernelError(BIAS_ACT_GRAD_KERNEL, 'E_NATIVE_SHAPE', what);
-  };
-  if (!tf.util.arraysEqual(dy.shape, x.shape)) bad(`dy ${JSON.stringify(dy.shape)} is not x's shape ${JSON.stringify(x.shape)}`);
+  if (!tf.util.arraysEqual(dy.shape, x.shape)) {
+    throw new NativeKernelError(BIAS_ACT_GRAD_KERNEL, 'E_NATIVE_SHAPE', `dy ${JSON.stringify(dy.shape)} is not x's shape ${JSON.stringify(x.shape)}`);
+  }
   const { alpha, gain, clamp, wrt } = args.attrs as unknown as BiasActAttrs & { wrt: 'x' | 'scale' | 'noise' | 'bias' };
   const target = { x, scale, noise, bias }[wrt];
   if (!target) throw new NativeKernelError(BIAS_ACT_GRAD_KERNEL, 'E_NATIVE_ARG', `no gradient for '${wrt}': the input is absent or unknown`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointFormatError, createGenerator, MissingWeightError, ShapeMismatchError } from '@semedit/core';
 import { float32ToHalfBits, readCheckpoint, writeSafetensors, type TensorInput } from '@semedit/core/io';
-import { buildParamTree } from '@semedit/core/nn';
+import { buildParamTree, paramTensors } from '@semedit/core/nn';
 import { shapesBatch } from '../world/dataset.js';
 import { POSITIONS } from '../world/scene.js';
 import { train, type TrainOptions } from '../train/loop.js';
@@ -107,6 +107,7 @@ export async function* trainClassifier(opts: TrainClassifierOptions): AsyncGener
     }
   };
   const schedule = (step: number): number => lr * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / Math.max(1, opts.steps))));
+  let finished = false;
   try {
     yield* train(vars, loss, {
       model: 'shapes-classifier', steps: opts.steps, lr: schedule,
@@ -115,9 +116,10 @@ export async function* trainClassifier(opts: TrainClassifierOptions): AsyncGener
       ...(opts.checkpointEvery ? { checkpointEvery: opts.checkpointEvery } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
-  } catch (e) {
-    tf.dispose([...vars.values()]);
-    throw e;
+    finished = true;
+  } finally {
+    // A run that fails or that the caller stops early hands nothing back, so it frees its variables here.
+    if (!finished) tf.dispose([...vars.values()]);
   }
   return vars;
 }
@@ -227,26 +229,20 @@ export async function loadClassifier(dir: string): Promise<SceneClassifier> {
     if (!t) throw new MissingWeightError(key, join(dir, 'model.safetensors'));
     if (t.shape.join() !== shape.join()) throw new ShapeMismatchError(key, shape, t.shape);
   }
-  const tree = buildParamTree(new Map([...expected.keys()].map((k) => [k, ck.tensors.get(k)!])));
-  const flat = new Map<string, tf.Tensor>();
-  const walk = (node: unknown, path: string): void => {
-    if (node instanceof tf.Tensor) flat.set(path, node);
-    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
-  };
-  walk(tree, '');
-  const p = classifierParamsOf(flat, config);
+  // Numeric key parts become arrays, so the tree is the parameter type itself (convs[i], fc, head).
+  const params = buildParamTree(new Map([...expected.keys()].map((k) => [k, ck.tensors.get(k)!]))) as unknown as SceneClassifierParams;
   return {
     config,
-    params: p,
-    logits: (x) => classifierLogits(p, x),
+    params,
+    logits: (x) => classifierLogits(params, x),
     read: (x) => {
-      const l = classifierLogits(p, x);
+      const l = classifierLogits(params, x);
       try {
         return readScenes(l);
       } finally {
         l.dispose();
       }
     },
-    dispose: () => tf.dispose([...flat.values()]),
+    dispose: () => tf.dispose(paramTensors(params)),
   };
 }

@@ -105,6 +105,12 @@ describe('scene classifier', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('frees its variables when the caller stops a run early', async () => {
+    const before = tf.memory().numTensors;
+    for await (const s of trainClassifier({ steps: 10, batch: 4, config: SMALL })) if (s.step === 2) break;
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('saves float16 weights that load back with the same logits, and names a missing weight', async () => {
     const vars = initClassifierVariables(SMALL, 3);
     const out = join(dir, 'small');

@@ -208,10 +208,10 @@ export function classifierLoss(logits: tf.Tensor2D, targets: ReturnType<typeof c
   POSITIONS.forEach((_, k) => {
     const at = COLOUR_NAMES.length + k * SLOT;
     presenceLogits.push(cols(at, 1));
-    const col = (i: number) => targets.presence.map((p, r) => (p[k] ? targets[(['shape', 'colour', 'size'] as const)[i]!][r]![k]! : -1));
-    parts.shape.push(crossEntropy(cols(at + 1, SHAPES.length), col(0), b));
-    parts.colour.push(crossEntropy(cols(at + 1 + SHAPES.length, COLOUR_NAMES.length), col(1), b));
-    parts.size.push(crossEntropy(cols(at + 1 + SHAPES.length + COLOUR_NAMES.length, SIZES.length), col(2), b));
+    const col = (attr: 'shape' | 'colour' | 'size') => targets[attr].map((row) => row[k]!); // -1 where the position is empty
+    parts.shape.push(crossEntropy(cols(at + 1, SHAPES.length), col('shape'), b));
+    parts.colour.push(crossEntropy(cols(at + 1 + SHAPES.length, COLOUR_NAMES.length), col('colour'), b));
+    parts.size.push(crossEntropy(cols(at + 1 + SHAPES.length + COLOUR_NAMES.length, SIZES.length), col('size'), b));
   });
   const z = tf.concat(presenceLogits, 1);
   const y = tf.tensor2d(targets.presence);

@@ -158,7 +158,7 @@ export async function* train(
   const lrAt = typeof opts.lr === 'number' ? () => opts.lr as number : opts.lr;
   const adam = new Adam(params, opts.adam);
   const vars = [...params.values()];
-  const keyOf = new Map(vars.map((v, i) => [v.name, [...params.keys()][i]!]));
+  const keyOf = new Map([...params].map(([key, v]) => [v.name, key]));
   try {
     let step = opts.checkpoint && existsSync(opts.checkpoint) ? await resume(opts.checkpoint, params, adam, opts) : 0;
     const log = opts.checkpoint ? (await readLossLog(lossLogPath(opts.checkpoint))).filter((l) => l.step <= step).map((l) => JSON.stringify(l)) : [];
@@ -172,7 +172,6 @@ export async function* train(
           const parts = loss(step);
           const names = Object.keys(parts);
           if (names.length === 0) throw new OptionError('loss', 'returned no losses');
-          for (const n of names) values[n] = NaN;
           const total = names.map((n) => parts[n]!).reduce((a, b) => tf.add(a, b) as tf.Scalar);
           for (const n of names) values[n] = parts[n]!.dataSync()[0]!;
           return total;

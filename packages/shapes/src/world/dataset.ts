@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionError } from '@semedit/core';
+import { imagesToTensor } from '@semedit/core/image';
 import { captionOf, captionVariants } from './caption.js';
 import { renderScene } from './render.js';
 import { COLOUR_NAMES, POSITIONS, SHAPES, SIZES, sceneAt, type Scene, type Split } from './scene.js';
@@ -159,13 +160,9 @@ export function shapesBatch(seed: number, start: number, count: number, opts: Ex
   if (!Number.isInteger(count) || count < 1) throw new OptionError('count', `must be an integer >= 1, got ${count}`);
   const examples = Array.from({ length: count }, (_, i) => shapesExample(seed, start + i, opts));
   const size = opts.size ?? WORLD_SIZE;
-  const px = new Float32Array(count * size * size * 3);
   const mk = new Int32Array(count * size * size);
-  examples.forEach((e, b) => {
-    for (let i = 0; i < e.pixels.length; i++) px[b * e.pixels.length + i] = e.pixels[i]! / 127.5 - 1;
-    mk.set(e.mask, b * size * size);
-  });
-  const images = tf.tensor4d(px, [count, size, size, 3]);
+  examples.forEach((e, b) => mk.set(e.mask, b * size * size));
+  const images = imagesToTensor(examples.map((e) => ({ width: size, height: size, channels: 3 as const, data: e.pixels })), { range: '-1-1' });
   const masks = tf.tensor3d(mk, [count, size, size], 'int32');
   return { examples, captions: examples.map((e) => e.caption), images, masks, dispose: () => tf.dispose([images, masks]) };
 }
