@@ -52,19 +52,22 @@ ConvGeom geometry(const Napi::CallbackInfo& info, const std::string& k, const di
 md anyWeights(const ConvGeom& g) { return md(g.wei(), dt::f32, tag::any); }
 
 // `compute`: the data type of src and weights (bf16 with bf16Compute(); dst, bias and accumulation stay f32).
-dnnl::convolution_forward::primitive_desc forwardPd(const ConvGeom& g, bool bias, const dnnl::primitive_attr& attr, dt compute = dt::f32) {
-  md src(g.src(), compute, tag::nhwc), wei(g.wei(), compute, tag::any), dst(g.dst(), dt::f32, tag::nhwc);
-  auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, wei,
-                                                     md({g.oc}, dt::f32, tag::a), dst, g.strides(), g.dil(), g.padL(), g.padR())
-                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, wei, dst,
-                                                     g.strides(), g.dil(), g.padL(), g.padR());
+// `alg`, `prop` and `layout` (of src and dst) default to the direct kernel on NHWC data, as a training forward (the
+// hint the backward passes need); Winograd asks for inference and blocked layouts.
+dnnl::convolution_forward::primitive_desc forwardPd(const ConvGeom& g, bool bias, const dnnl::primitive_attr& attr, dt compute = dt::f32,
+                                                   dnnl::algorithm alg = dnnl::algorithm::convolution_direct,
+                                                   dnnl::prop_kind prop = dnnl::prop_kind::forward_training, tag layout = tag::nhwc) {
+  md src(g.src(), compute, layout), wei(g.wei(), compute, tag::any), dst(g.dst(), dt::f32, layout);
+  auto desc = bias ? dnnl::convolution_forward::desc(prop, alg, src, wei, md({g.oc}, dt::f32, tag::a), dst, g.strides(), g.dil(), g.padL(), g.padR())
+                   : dnnl::convolution_forward::desc(prop, alg, src, wei, dst, g.strides(), g.dil(), g.padL(), g.padR());
   return dnnl::convolution_forward::primitive_desc(desc, attr, cpuEngine());
 }
 
 // 3x3 stride-1 convolutions run as Winograd F(4x4, 3x3) where oneDNN has its jit_wino_4x3 kernel: on SD's shapes
 // (64 to 1280 channels) it takes 0.4 to 0.65 of the direct kernel's time, the layout reorders included, and differs
 // from it by about 4e-6 of the output's range. Elsewhere (other kernels, the 2x3 tiles that measured slower, bf16,
-// filters kept at half width or not kept at all, whose transform would run per call) the direct kernel runs. The primitive asks for blocked src and dst layouts (`any`).
+// filters kept at half width or not kept at all, whose transform would run per call) the direct kernel runs. The
+// primitive asks for blocked src and dst layouts (`any`).
 // The transformed filter is kept (4x the filter's bytes) and made on first use (60 ms for 512x512 channels), so only
 // convolutions with at least this many output pixels (batch x height x width) use it: SD's 64x64 latents and the
 // VAE decoder, not the UNet's 1280-channel filters at 8x8 to 32x32, where the gain is small and the memory large.
@@ -76,13 +79,8 @@ constexpr int64_t kWinogradMinChannels = 128;
 std::optional<dnnl::convolution_forward::primitive_desc> winogradPd(const ConvGeom& g, bool bias, const dnnl::primitive_attr& attr) {
   if (!winogradEnabled() || bf16Compute() || g.mult || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return {};
   if (g.n * g.oh * g.ow < kWinogradMinPixels || g.c < kWinogradMinChannels || g.oc < kWinogradMinChannels) return {};
-  md src(g.src(), dt::f32, tag::any), wei(g.wei(), dt::f32, tag::any), dst(g.dst(), dt::f32, tag::any);
   try {
-    auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd, src, wei,
-                                                       md({g.oc}, dt::f32, tag::a), dst, g.strides(), g.dil(), g.padL(), g.padR())
-                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd, src, wei, dst,
-                                                       g.strides(), g.dil(), g.padL(), g.padR());
-    dnnl::convolution_forward::primitive_desc pd(desc, attr, cpuEngine());
+    auto pd = forwardPd(g, bias, attr, dt::f32, dnnl::algorithm::convolution_winograd, dnnl::prop_kind::forward_inference, tag::any);
     if (std::string(pd.impl_info_str()).find("wino_4x3") == std::string::npos) return {};
     return pd;
   } catch (const dnnl::error&) {
