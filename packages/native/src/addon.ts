@@ -86,6 +86,9 @@ export interface Addon {
     dnoise: Float32Array | null, dbias: Float32Array | null): void;
   groupNorm(x: Float32Array, batch: number, positions: number, channels: number, groups: number, gamma: Float32Array, beta: Float32Array,
     eps: number, silu: boolean, y: Float32Array): void;
+  /** The gradients of groupNorm asked for (the outputs given), statistics recomputed. */
+  groupNormGrad(dy: Float32Array, x: Float32Array, batch: number, positions: number, channels: number, groups: number, gamma: Float32Array,
+    beta: Float32Array, eps: number, silu: boolean, dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null): void;
 }
 
 /**

@@ -73,6 +73,9 @@ d('native engine', () => {
     expect(codeOf(() => a.biasActGrad(f(12), f(12), 2, 3, 2, null, f(5), 2, null, 0.2, 1, -1, f(12), null, null, null))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.biasActGrad(f(12), f(11), 2, 3, 2, null, null, 0, null, 0.2, 1, -1, f(12), null, null, null))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.biasActGrad(f(12), f(12), 2, 3, 2, null, null, 0, null, 0.2, 1, -1, null, f(4), null, null))).toBe('E_NATIVE_ARG'); // dscale without scale
+    expect(codeOf(() => a.groupNormGrad(f(12), f(12), 2, 3, 2, 3, f(2), f(2), 1e-5, false, f(12), null, null))).toBe('E_NATIVE_SHAPE'); // 3 groups of 2 channels
+    expect(codeOf(() => a.groupNormGrad(f(12), f(11), 2, 3, 2, 1, f(2), f(2), 1e-5, false, f(12), null, null))).toBe('E_NATIVE_SHAPE');
+    expect(codeOf(() => a.groupNormGrad(f(12), f(12), 2, 3, 2, 1, f(2), f(2), 1e-5, false, null, f(3), null))).toBe('E_NATIVE_SHAPE');
     expect(codeOf(() => a.setPrecision('fp16' as 'bf16'))).toBe('E_NATIVE_ARG');
     expect(codeOf(() => a.setWinograd(1 as unknown as boolean))).toBe('E_NATIVE_ARG');
   });

@@ -55,8 +55,28 @@ export function fusedNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: t
   return runFused({ kernelName: FUSED_NORM, inputsToSave: ['x', 'gamma', 'beta'], gradFunc: normGrad }, { x, gamma, beta }, attrs) as T;
 }
 
-/** d/dx, d/dgamma, d/dbeta of the normalization (and SiLU), from the saved inputs. */
+/**
+ * Name of the normalization's gradient kernel: inputs `dy`, `x`, `gamma`, `beta`, the forward's attributes and
+ * `wrt` (`x`, `gamma` or `beta`), the one gradient it returns. Where it is missing, the gradient runs as ops.
+ *
+ * @example
+ * ```ts
+ * tf.getKernel(FUSED_NORM_GRAD, 'native') !== undefined; // true
+ * ```
+ */
+export const FUSED_NORM_GRAD = 'SemeditGroupNormGrad';
+
+/** The normalization's gradients: one native pass per input on the gradient's path, or ops. */
 function normGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
+  if (!backendHasKernels(FUSED_NORM_GRAD)) return normGradOps(dy, saved, attrs);
+  const [x, gamma, beta] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+  const inputs = { dy: dy as tf.Tensor, x, gamma, beta };
+  const grad = (wrt: string) => (): tf.Tensor => tf.engine().runKernel(FUSED_NORM_GRAD, inputs, { ...attrs, wrt }) as tf.Tensor;
+  return { x: grad('x'), gamma: grad('gamma'), beta: grad('beta') };
+}
+
+/** d/dx, d/dgamma, d/dbeta of the normalization (and SiLU) as ops, from the saved inputs. */
+function normGradOps(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
   const [x, gamma, beta] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
   const { groups, eps, silu, rows } = attrs as unknown as NormAttrs;
   const c = x.shape[x.rank - 1]!;

@@ -275,12 +275,184 @@ Napi::Value BiasActGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+
+// groupNormGrad(dy, x, B, S, C, G, gamma, beta, eps, silu, dx | null, dgamma | null, dbeta | null): the gradients of
+// GroupNorm (those asked for), recomputing the statistics (double, two passes) and, with SiLU, the pre-activation:
+// d = dy · σ(y)(1 + y(1 - σ(y))) or dy; dbeta = Σ d; dgamma = Σ d·x̂; dx = rstd · (d·γ - mean_g(d·γ) - x̂ · mean_g(d·γ·x̂)).
+// Rows (S = 1, LayerNorm) are independent and spread over the threads; otherwise each row's positions are.
+struct NormGradRow {
+  const float *mean, *rstd;  // per channel, the channel's group's statistics
+};
+
+inline float normD(float dy, float xh, float gamma, float beta, bool silu) {
+  if (!silu) return dy;
+  const float y = xh * gamma + beta;
+  const float sg = 1.f / (1.f + (y >= 0.f ? expNonPositive(-y) : 1.f / expNonPositive(y)));
+  return dy * sg * (1.f + y * (1.f - sg));
+}
+
+Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
+  const std::string k = "GroupNormGrad";
+  int64_t b = intArg(info, 2, k, "batch"), s = intArg(info, 3, k, "positions"), c = intArg(info, 4, k, "channels"), g = intArg(info, 5, k, "groups");
+  if (b < 0 || s < 0 || c < 1 || g < 1 || c % g != 0)
+    fail(info.Env(), k, "groups " + std::to_string(g) + " do not divide " + std::to_string(c) + " channels", "E_NATIVE_SHAPE");
+  const int64_t n = b * s * c, cg = c / g;
+  const float* dy = floatArg(info, 0, k, "dy", n);
+  const float* x = floatArg(info, 1, k, "x", n);
+  const float* gamma = floatArg(info, 6, k, "gamma", c);
+  const float* beta = floatArg(info, 7, k, "beta", c);
+  const double eps = numArg(info, 8, k, "eps");
+  const bool silu = boolArg(info, 9, k, "silu");
+  float* dx = floatArg(info, 10, k, "dx", n, true);
+  float* dgamma = floatArg(info, 11, k, "dgamma", c, true);
+  float* dbeta = floatArg(info, 12, k, "dbeta", c, true);
+  const int threads = omp_get_max_threads();
+  const bool parallel = n > (1 << 16);
+  const double count = double(std::max<int64_t>(1, s * cg));
+  // Per (row, channel): the statistics of its group, as floats (x̂ = (x - mean) · rstd).
+  std::vector<float> meanC(size_t(b * c)), rstdC(size_t(b * c));
+  std::vector<double> tg(size_t(threads) * size_t(c), 0.0), tb(size_t(threads) * size_t(c), 0.0);  // per-thread dgamma, dbeta
+  std::vector<double> sumD(size_t(b * c), 0.0), sumDX(size_t(b * c), 0.0);  // per (row, channel): Σ_p d, Σ_p d·x̂
+  auto groupStats = [&](int64_t row, const double* s1, const double* s2, float* md, float* rd) {
+    // s1[j] = Σ_p x, s2[j] = Σ_p x² about the shift K_j = x[row, 0, j]; centred sums are exact algebra (see GroupNorm).
+    for (int64_t grp = 0; grp < g; ++grp) {
+      double sum = 0, sq = 0;
+      for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) sum += double(x[row * s * c + j]) * double(s) + s1[j];
+      const double m = sum / count;
+      for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
+        const double d = m - double(x[row * s * c + j]);
+        sq += s2[j] - 2 * d * s1[j] + double(s) * d * d;
+      }
+      const double r = 1.0 / std::sqrt(std::max(0.0, sq) / count + eps);
+      for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) md[j] = float(m), rd[j] = float(r);
+    }
+  };
+  if (s == 1) {
+#pragma omp parallel if (parallel)
+    {
+      const int t = omp_get_thread_num();
+      double* pg = tg.data() + size_t(t) * size_t(c);
+      double* pb = tb.data() + size_t(t) * size_t(c);
+      std::vector<double> s1(size_t(c), 0.0), s2(size_t(c), 0.0);
+      std::vector<float> d(static_cast<size_t>(c)), xh(static_cast<size_t>(c));
+#pragma omp for schedule(static)
+      for (int64_t row = 0; row < b; ++row) {
+        const float* xr = x + row * c;
+        const float* dyr = dy + row * c;
+        float* md = meanC.data() + row * c;
+        float* rd = rstdC.data() + row * c;
+        for (int64_t j = 0; j < c; ++j) s1[size_t(j)] = 0.0, s2[size_t(j)] = 0.0;
+        groupStats(row, s1.data(), s2.data(), md, rd);
+        for (int64_t grp = 0; grp < g; ++grp) {
+          double a = 0, a2 = 0;
+          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
+            xh[size_t(j)] = (xr[j] - md[j]) * rd[j];
+            d[size_t(j)] = normD(dyr[j], xh[size_t(j)], gamma[j], beta[j], silu);
+            pb[j] += d[size_t(j)];
+            pg[j] += double(d[size_t(j)]) * xh[size_t(j)];
+            a += double(d[size_t(j)]) * gamma[j];
+            a2 += double(d[size_t(j)]) * gamma[j] * xh[size_t(j)];
+          }
+          if (!dx) continue;
+          const float ma = float(a / count), mb = float(a2 / count);
+          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) dx[row * c + j] = rd[j] * (d[size_t(j)] * gamma[j] - ma - xh[size_t(j)] * mb);
+        }
+      }
+    }
+  } else {
+    // Shifted per-channel sums per row (threads over positions), then per-channel statistics.
+    std::vector<double> p1(size_t(threads) * size_t(c)), p2(size_t(threads) * size_t(c));
+    for (int64_t row = 0; row < b; ++row) {
+      std::fill(p1.begin(), p1.end(), 0.0);
+      std::fill(p2.begin(), p2.end(), 0.0);
+      const float* k0 = x + row * s * c;
+#pragma omp parallel if (parallel)
+      {
+        const int t = omp_get_thread_num();
+        double* a1 = p1.data() + size_t(t) * size_t(c);
+        double* a2 = p2.data() + size_t(t) * size_t(c);
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < s; ++p) {
+          const float* xp = k0 + p * c;
+#pragma omp simd
+          for (int64_t j = 0; j < c; ++j) {
+            const double v = double(xp[j]) - double(k0[j]);
+            a1[j] += v;
+            a2[j] += v * v;
+          }
+        }
+      }
+      for (int t = 1; t < threads; ++t)
+        for (int64_t j = 0; j < c; ++j) p1[size_t(j)] += p1[size_t(t) * size_t(c) + size_t(j)], p2[size_t(j)] += p2[size_t(t) * size_t(c) + size_t(j)];
+      groupStats(row, p1.data(), p2.data(), meanC.data() + row * c, rstdC.data() + row * c);
+    }
+    // Σ_p d and Σ_p d·x̂ per (row, channel), per thread in float over stretches, summed in double.
+    std::vector<double> pd(size_t(threads) * size_t(b * c), 0.0), pdx(size_t(threads) * size_t(b * c), 0.0);
+#pragma omp parallel if (parallel)
+    {
+      const int t = omp_get_thread_num();
+      double* ad = pd.data() + size_t(t) * size_t(b * c);
+      double* adx = pdx.data() + size_t(t) * size_t(b * c);
+#pragma omp for schedule(static)
+      for (int64_t rp = 0; rp < b * s; ++rp) {
+        const int64_t row = rp / s;
+        const float* md = meanC.data() + row * c;
+        const float* rd = rstdC.data() + row * c;
+        const float* xr = x + rp * c;
+        const float* dyr = dy + rp * c;
+        double* rowD = ad + row * c;
+        double* rowDX = adx + row * c;
+        for (int64_t j = 0; j < c; ++j) {
+          const float xh = (xr[j] - md[j]) * rd[j];
+          const float d = normD(dyr[j], xh, gamma[j], beta[j], silu);
+          rowD[j] += d;
+          rowDX[j] += double(d) * xh;
+        }
+      }
+    }
+    for (int t = 0; t < threads; ++t)
+      for (int64_t i = 0; i < b * c; ++i) sumD[size_t(i)] += pd[size_t(t) * size_t(b * c) + size_t(i)], sumDX[size_t(i)] += pdx[size_t(t) * size_t(b * c) + size_t(i)];
+    for (int64_t row = 0; row < b; ++row)
+      for (int64_t j = 0; j < c; ++j) tb[size_t(j)] += sumD[size_t(row * c + j)], tg[size_t(j)] += sumDX[size_t(row * c + j)];
+    if (dx) {
+      std::vector<float> ma(size_t(b * c)), mb(size_t(b * c));
+      for (int64_t row = 0; row < b; ++row)
+        for (int64_t grp = 0; grp < g; ++grp) {
+          double a = 0, a2 = 0;
+          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) a += gamma[j] * sumD[size_t(row * c + j)], a2 += gamma[j] * sumDX[size_t(row * c + j)];
+          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) ma[size_t(row * c + j)] = float(a / count), mb[size_t(row * c + j)] = float(a2 / count);
+        }
+#pragma omp parallel for schedule(static) if (parallel)
+      for (int64_t rp = 0; rp < b * s; ++rp) {
+        const int64_t row = rp / s;
+        const float *md = meanC.data() + row * c, *rd = rstdC.data() + row * c, *a = ma.data() + row * c, *a2 = mb.data() + row * c;
+        const float* xr = x + rp * c;
+        const float* dyr = dy + rp * c;
+        float* dxr = dx + rp * c;
+        for (int64_t j = 0; j < c; ++j) {
+          const float xh = (xr[j] - md[j]) * rd[j];
+          dxr[j] = rd[j] * (normD(dyr[j], xh, gamma[j], beta[j], silu) * gamma[j] - a[j] - xh * a2[j]);
+        }
+      }
+    }
+  }
+  for (int64_t j = 0; j < c; ++j) {
+    double vg = 0, vb = 0;
+    for (int t = 0; t < threads; ++t) vg += tg[size_t(t) * size_t(c) + size_t(j)], vb += tb[size_t(t) * size_t(c) + size_t(j)];
+    if (dgamma) dgamma[j] = float(vg);
+    if (dbeta) dbeta[j] = float(vb);
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerNorm(Napi::Env env, Napi::Object exports) {
   exports.Set("groupNorm", Napi::Function::New(env, GroupNorm));
   exports.Set("biasAct", Napi::Function::New(env, BiasAct));
   exports.Set("biasActGrad", Napi::Function::New(env, BiasActGrad));
+  exports.Set("groupNormGrad", Napi::Function::New(env, GroupNormGrad));
 }
 
 }  // namespace semedit

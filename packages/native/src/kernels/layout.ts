@@ -1,6 +1,6 @@
 /**
  * Data-movement kernels on the addon (float32; other dtypes go to tfjs-backend-cpu): Concat, nearest-neighbour
- * resize, PadV2 (constant mode) and Slice, as parallel row copies.
+ * resize, PadV2 (constant mode), Slice and SplitV, as parallel row copies.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -87,4 +87,21 @@ const slice = nativeKernel(tf.Slice, (b, { inputs, attrs }, cpu) => {
 });
 
 /** The data-movement kernels the addon runs. */
-export const LAYOUT_KERNELS: tf.KernelConfig[] = [concat, pack, resizeNearest, pad, slice];
+/** SplitV (tf.split, and Concat's gradient): one native slice copy per part along the axis. */
+const splitV = nativeKernel(tf.SplitV, (b, { inputs, attrs }, cpu) => {
+  const x = inputs['x']!;
+  if (x.dtype !== 'float32' || x.shape.length === 0) return cpu();
+  const axis = tf.util.parseAxisParam(Number(attrs['axis'] ?? 0), x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs['numOrSizeSplits'] as number[] | number, axis);
+  const begin = x.shape.map(() => 0);
+  return sizes.map((n) => {
+    const size = [...x.shape];
+    size[axis] = n;
+    const y = new Float32Array(tf.util.sizeFromShape(size));
+    if (y.length > 0) call(tf.SplitV, () => b.addon.slice(b.f32(x), x.shape, [...begin], size, y));
+    begin[axis]! += n;
+    return b.out(size, y);
+  });
+});
+
+export const LAYOUT_KERNELS: tf.KernelConfig[] = [concat, pack, resizeNearest, pad, slice, splitV];

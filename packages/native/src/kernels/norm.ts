@@ -29,6 +29,32 @@ const norm: tf.KernelFunc = (args) => {
   return b.out(shape, y);
 };
 
+/** The kernel name of the normalization's gradient (`FUSED_NORM_GRAD` in `@semedit/core`'s nn module). */
+export const NORM_GRAD_KERNEL = 'SemeditGroupNormGrad';
+
+/** Inputs dy, x, gamma, beta; the forward's attributes and `wrt` (`x`, `gamma` or `beta`), the gradient returned. */
+const normGrad: tf.KernelFunc = (args) => {
+  const b = nativeOf(args.backend);
+  const { dy, x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  const { groups, eps, silu, rows, wrt } = args.attrs as unknown as { groups: number; eps: number; silu: boolean; rows: boolean; wrt: 'x' | 'gamma' | 'beta' };
+  const shape = x!.shape;
+  const c = shape[shape.length - 1]!;
+  if (shape.length < 2 || gamma!.shape.join() !== String(c) || beta!.shape.join() !== String(c) || !tf.util.arraysEqual(dy!.shape, shape)) {
+    throw new NativeKernelError(NORM_GRAD_KERNEL, 'E_NATIVE_SHAPE', `dy ${JSON.stringify(dy!.shape)}, x ${JSON.stringify(shape)}, gamma ${JSON.stringify(gamma!.shape)}, beta ${JSON.stringify(beta!.shape)}`);
+  }
+  if (wrt !== 'x' && wrt !== 'gamma' && wrt !== 'beta') throw new NativeKernelError(NORM_GRAD_KERNEL, 'E_NATIVE_ARG', `no gradient for '${String(wrt)}'`);
+  const size = tf.util.sizeFromShape(shape);
+  const batch = rows ? size / c : shape[0]!;
+  const positions = rows ? 1 : size / (batch * c || 1);
+  const out = new Float32Array(wrt === 'x' ? size : c);
+  const pick = (name: string): Float32Array | null => (wrt === name ? out : null);
+  if (size > 0) {
+    call(NORM_GRAD_KERNEL, () => b.addon.groupNormGrad(b.f32(dy!), b.f32(x!), batch, positions, c, rows ? 1 : groups, b.f32(gamma!), b.f32(beta!), eps, silu,
+      pick('x'), pick('gamma'), pick('beta')));
+  }
+  return b.out(wrt === 'x' ? shape : [c], out);
+};
+
 /** The kernel name of StyleGAN2's fused epilogue (`FUSED_BIAS_ACT` in `@semedit/core`'s nn module). */
 export const BIAS_ACT_KERNEL = 'SemeditBiasAct';
 
@@ -94,6 +120,7 @@ const biasActGrad: tf.KernelFunc = (args) => {
 /** The normalization kernels the addon runs (and StyleGAN2's per-channel epilogue). */
 export const NORM_KERNELS: tf.KernelConfig[] = [
   { kernelName: NORM_KERNEL, backendName: 'native', kernelFunc: norm },
+  { kernelName: NORM_GRAD_KERNEL, backendName: 'native', kernelFunc: normGrad },
   { kernelName: BIAS_ACT_KERNEL, backendName: 'native', kernelFunc: biasAct },
   { kernelName: BIAS_ACT_GRAD_KERNEL, backendName: 'native', kernelFunc: biasActGrad },
 ];
