@@ -168,6 +168,14 @@ const otherCases: Case[] = [
   { name: 'slice empty and rank 1', shapes: [[7]], fn: (x) => [tf.slice(x!, [3], [0]), tf.slice(x!, [2], [4])] },
   { name: 'split (slices) after transpose', shapes: [[4, 6]], fn: (x) => tf.split(tf.transpose(x!), [2, 4], 0) },
   { name: 'concat grad', shapes: [[2, 3], [2, 2]], fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 1))))([a!, b!]) },
+  { name: 'split NHWC channels in three (UNet skip concat grad)', shapes: [[2, 3, 4, 9]], fn: (x) => tf.split(x!, [4, 2, 3], 3) },
+  { name: 'split by count on a middle axis, with an empty part', shapes: [[3, 6, 2], [2, 4]], fn: (x, y) => [...tf.split(x!, 3, 1), ...tf.split(y!, [0, 4], 1)] },
+  {
+    name: 'embedding lookup grad (UnsortedSegmentSum), repeated ids',
+    shapes: [[7, 5]],
+    fn: (table) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([3, 0, 3, 6, 3, 1], 'int32')), tf.reshape(tf.range(0, 30), [6, 5]))))(table!),
+  },
+  { name: 'unsorted segment sum of rank-3 rows', shapes: [[5, 2, 3]], fn: (x) => tf.unsortedSegmentSum(x!, tf.tensor1d([2, 0, 2, 1, 0], 'int32'), 4) },
 ];
 
 const reduceOps: [string, (x: tf.Tensor, axis?: number | number[], keep?: boolean) => tf.Tensor][] = [

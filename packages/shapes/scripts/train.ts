@@ -2,7 +2,7 @@
  * Trains a shapes-world model with semedit's own code, checkpointing as it goes (stop it any time; the same
  * command resumes), then writes its float16 weights, its loss curves and its scores.
  *
- *   pnpm shapes:train <classifier|vae> [--steps N] [--batch B] [--ckpt-dir .shapes-train] [--out packages/shapes/weights]
+ *   pnpm shapes:train <classifier|vae|clip> [--steps N] [--batch B] [--ckpt-dir .shapes-train] [--out packages/shapes/weights]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,13 +11,15 @@ import { initBackend } from '@semedit/core/backend';
 import { classifierAccuracy, classifierParamsOf, loadClassifier, saveClassifier, trainClassifier } from '../src/models/classifier-train.js';
 import { CLASSIFIER_CONFIG, classifierLogits } from '../src/models/classifier.js';
 import { latentScale, saveVae, trainVae } from '../src/models/vae-train.js';
+import { clipAttributeAccuracy, saveClip, trainClip } from '../src/models/clip-train.js';
+import { shapesTokenizer } from '../src/models/vocab.js';
 import { lossLogPath, readLossLog, type TrainProgress } from '../src/train/loop.js';
 import { writeCurves } from '../src/train/curves.js';
 import { shapesBatch } from '../src/world/dataset.js';
 
-const MODELS = ['classifier', 'vae'] as const;
-const DEFAULT_STEPS: Record<(typeof MODELS)[number], number> = { classifier: 1500, vae: 2500 };
-const DEFAULT_BATCH: Record<(typeof MODELS)[number], number> = { classifier: 32, vae: 16 };
+const MODELS = ['classifier', 'vae', 'clip'] as const;
+const DEFAULT_STEPS: Record<(typeof MODELS)[number], number> = { classifier: 1500, vae: 3000, clip: 1500 };
+const DEFAULT_BATCH: Record<(typeof MODELS)[number], number> = { classifier: 32, vae: 16, clip: 64 };
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -62,6 +64,20 @@ if (model === 'classifier') {
   await writeCurves(join(dir, 'losses.png'), await readLossLog(lossLogPath(checkpoint)), 'scene classifier');
   scoresFile(dir, { eval: scores, train: trainScores });
   tf.dispose([...vars.values()]);
+  console.log(`wrote ${dir}`);
+} else if (model === 'clip') {
+  const run = trainClip(common);
+  let r = await run.next();
+  while (!r.done) r = await run.next();
+  process.stdout.write('\n');
+  const clip = r.value;
+  const scores = clipAttributeAccuracy(clip, shapesTokenizer(), 256);
+  console.log('held-out zero-shot attribute accuracy', scores);
+  const dir = join(out, 'clip');
+  await saveClip(dir, clip, join(out, 'sd', 'text_encoder'));
+  await writeCurves(join(dir, 'losses.png'), await readLossLog(lossLogPath(checkpoint)), 'CLIP');
+  scoresFile(dir, { zero_shot_attribute_accuracy: scores, logit_scale: clip.params.logit_scale.dataSync()[0] });
+  clip.dispose();
   console.log(`wrote ${dir}`);
 } else {
   const run = trainVae(common);

@@ -49,5 +49,27 @@ function reduction(name: string, op: number, axisAttr: string): tf.KernelConfig 
   });
 }
 
-/** The reduction kernels the addon runs. */
-export const REDUCE_KERNELS: tf.KernelConfig[] = OPS.map(([n, op, attr]) => reduction(n, op, attr));
+/**
+ * UnsortedSegmentSum (the gradient of an embedding lookup, tf.gather) of float32 rows: one pass adding each row into
+ * its segment (tfjs-backend-cpu's builds a mask per segment, O(segments · rows)). Ids outside [0, numSegments) are
+ * dropped, as tfjs-backend-cpu and TensorFlow do.
+ */
+const segmentSum = nativeKernel(tf.UnsortedSegmentSum, (b, { inputs, attrs }, cpu) => {
+  const x = inputs['x']!, ids = inputs['segmentIds']!;
+  if (x.dtype !== 'float32' || ids.shape.length !== 1 || x.shape[0] !== ids.shape[0]) return cpu();
+  const segments = Number(attrs['numSegments']);
+  const row = tf.util.sizeFromShape(x.shape.slice(1));
+  const xs = b.f32(x);
+  const idv = b.data.get(ids.dataId).values as ArrayLike<number>;
+  const y = new Float32Array(segments * row);
+  for (let i = 0; i < ids.shape[0]!; i++) {
+    const s = idv[i]!;
+    if (!(s >= 0 && s < segments)) continue;
+    const from = i * row, to = s * row;
+    for (let j = 0; j < row; j++) y[to + j]! += xs[from + j]!;
+  }
+  return b.out([segments, ...x.shape.slice(1)], y);
+});
+
+/** The reduction kernels the addon runs (and the segment sum, in JavaScript). */
+export const REDUCE_KERNELS: tf.KernelConfig[] = [...OPS.map(([n, op, attr]): tf.KernelConfig => reduction(n, op, attr)), segmentSum];

@@ -29,7 +29,10 @@ export interface TrainVaeOptions extends Pick<TrainOptions, 'checkpoint' | 'chec
   batch?: number;
   /** Data and initialisation seed (default 1). */
   seed?: number;
-  /** Peak learning rate (default 1e-3; warm-up 100 steps, cosine to 10%). */
+  /**
+   * Peak learning rate (default 5e-4; warm-up 100 steps, cosine to 10%). Flat-coloured images make GroupNorm's
+   * statistics nearly degenerate, and 1e-3 oscillates.
+   */
   lr?: number;
   /** Weight of the KL term against the per-pixel L1 (default 1e-4). */
   klWeight?: number;
@@ -63,7 +66,7 @@ export function warmupCosine(peak: number, steps: number, warmup: number): (step
 export async function* trainVae(opts: TrainVaeOptions): AsyncGenerator<{ step: number; losses: Record<string, number> }, AutoencoderKL> {
   const json = opts.config ?? SHAPES_VAE_CONFIG;
   const cfg = resolveVaeConfig(json);
-  const seed = opts.seed ?? 1, batch = opts.batch ?? 16, lr = opts.lr ?? 1e-3, kl = opts.klWeight ?? 1e-4;
+  const seed = opts.seed ?? 1, batch = opts.batch ?? 16, lr = opts.lr ?? 5e-4, kl = opts.klWeight ?? 1e-4;
   const vae = AutoencoderKL.fromWeights(initWeights(vaeWeightShapes(cfg), seed), cfg);
   const vars = makeTrainable(vae.params, 'vae');
   const size = Array.isArray(json.sample_size) ? json.sample_size[0]! : (json.sample_size ?? 64);

@@ -8,7 +8,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byteCharsInVocabOrder, byteEncode, WORD_END } from '@semedit/core/tokenizer';
+import { byteCharsInVocabOrder, byteEncode, ClipTokenizer, WORD_END } from '@semedit/core/tokenizer';
 import { captionOf, captionVariants } from '../world/caption.js';
 import { sceneAt } from '../world/scene.js';
 
@@ -111,12 +111,33 @@ export function buildShapesVocab(corpusScenes = 2000): ShapesVocab {
  */
 export async function writeShapesTokenizer(dir: string, vocab: ShapesVocab = buildShapesVocab()): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const special = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' };
-  await writeFile(join(dir, 'vocab.json'), `${JSON.stringify(vocab.vocab)}\n`);
-  await writeFile(join(dir, 'merges.txt'), `#version: 0.2 - shapes world BPE\n${vocab.merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
-  await writeFile(join(dir, 'special_tokens_map.json'), `${JSON.stringify(special, null, 2)}\n`);
-  await writeFile(
-    join(dir, 'tokenizer_config.json'),
-    `${JSON.stringify({ tokenizer_class: 'CLIPTokenizer', model_max_length: SHAPES_MAX_TOKENS, do_lower_case: true, errors: 'replace', ...special }, null, 2)}\n`,
-  );
+  const files = tokenizerFiles(vocab);
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+}
+
+const SPECIAL = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>' };
+
+/** The HF tokenizer folder's files, by name. */
+function tokenizerFiles(vocab: ShapesVocab): Record<string, string> {
+  return {
+    'vocab.json': `${JSON.stringify(vocab.vocab)}\n`,
+    'merges.txt': `#version: 0.2 - shapes world BPE\n${vocab.merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`,
+    'special_tokens_map.json': `${JSON.stringify(SPECIAL, null, 2)}\n`,
+    'tokenizer_config.json': `${JSON.stringify({ tokenizer_class: 'CLIPTokenizer', model_max_length: SHAPES_MAX_TOKENS, do_lower_case: true, errors: 'replace', ...SPECIAL }, null, 2)}\n`,
+  };
+}
+
+/**
+ * The shapes tokenizer in memory, exactly as {@link writeShapesTokenizer}'s folder loads.
+ *
+ * @example
+ * ```ts
+ * shapesTokenizer().encode('a big red circle', { padding: 'none' }).ids.length; // 6
+ * ```
+ */
+export function shapesTokenizer(vocab: ShapesVocab = buildShapesVocab()): ClipTokenizer {
+  const f = tokenizerFiles(vocab);
+  return ClipTokenizer.fromHf({
+    vocab: JSON.parse(f['vocab.json']!), merges: f['merges.txt']!, tokenizerConfig: JSON.parse(f['tokenizer_config.json']!), specialTokensMap: JSON.parse(f['special_tokens_map.json']!),
+  });
 }

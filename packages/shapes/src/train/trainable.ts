@@ -117,11 +117,14 @@ export function makeTrainable(tree: object, name: string): Map<string, tf.Variab
   return vars;
 }
 
+/** Embedding tables (`nn.Embedding`), which loaders keep as stored: rows are ids, not output features. */
+const EMBEDDING_TABLE = /(^|\.)(token_embedding|position_embedding)\.weight$/;
+
 /** Converts one internal-layout tensor back to its checkpoint layout and shape. */
-function toCheckpointLayout(t: tf.Tensor, shape: readonly number[]): tf.Tensor {
+function toCheckpointLayout(key: string, t: tf.Tensor, shape: readonly number[]): tf.Tensor {
   if (shape.length === 4 && t.rank === 4) return tf.transpose(t, [3, 2, 0, 1]);
   if (shape.length === 4 && t.rank === 2) return tf.reshape(tf.transpose(t), [...shape]);
-  if (shape.length === 2 && t.rank === 2) return tf.transpose(t);
+  if (shape.length === 2 && t.rank === 2 && !EMBEDDING_TABLE.test(key)) return tf.transpose(t);
   return tf.reshape(t, [...shape]);
 }
 
@@ -152,7 +155,7 @@ function leafFor(vars: ReadonlyMap<string, tf.Tensor>, key: string): tf.Tensor {
 export function checkpointOf(vars: ReadonlyMap<string, tf.Tensor>, shapes: WeightShapes, dtype: 'float16' | 'float32' = 'float16'): Map<string, TensorInput> {
   const out = new Map<string, TensorInput>();
   for (const key of Object.keys(shapes).sort()) {
-    const t = tf.tidy(() => toCheckpointLayout(leafFor(vars, key), shapes[key]!));
+    const t = tf.tidy(() => toCheckpointLayout(key, leafFor(vars, key), shapes[key]!));
     const data = t.dataSync() as Float32Array;
     t.dispose();
     out.set(key, dtype === 'float16' ? { dtype, shape: [...shapes[key]!], data: float32ToHalfBits(data) } : { dtype, shape: [...shapes[key]!], data: Float32Array.from(data) });
