@@ -113,7 +113,7 @@ export function latentScale(vae: AutoencoderKL, n = 256, seed = 5, size = WORLD_
   let sum = 0, sq = 0, count = 0;
   for (let start = 0; start < n; start += 32) {
     const b = shapesBatch(seed, start, Math.min(32, n - start), { size });
-    const m = vae.encode(b.images).mean;
+    const m = tf.tidy(() => vae.encode(b.images).mean);
     const v = m.dataSync();
     b.dispose();
     m.dispose();
