@@ -2,7 +2,7 @@
  * Trains a shapes-world model with semedit's own code, checkpointing as it goes (stop it any time; the same
  * command resumes), then writes its float16 weights, its loss curves and its scores.
  *
- *   pnpm shapes:train <classifier|vae|clip> [--steps N] [--batch B] [--ckpt-dir .shapes-train] [--out packages/shapes/weights]
+ *   pnpm shapes:train <classifier|vae|clip|unet>   (unet needs vae and clip trained first) [--steps N] [--batch B] [--ckpt-dir .shapes-train] [--out packages/shapes/weights]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,14 +12,17 @@ import { classifierAccuracy, classifierParamsOf, loadClassifier, saveClassifier,
 import { CLASSIFIER_CONFIG, classifierLogits } from '../src/models/classifier.js';
 import { latentScale, saveVae, trainVae } from '../src/models/vae-train.js';
 import { clipAttributeAccuracy, saveClip, trainClip } from '../src/models/clip-train.js';
-import { shapesTokenizer } from '../src/models/vocab.js';
+import { shapesTokenizer, writeShapesTokenizer } from '../src/models/vocab.js';
+import { saveUNet, trainUNet } from '../src/models/unet-train.js';
+import { loadClipTextModel, loadStableDiffusion, loadVae, runTextToImage } from '@semedit/core';
+import { captionOf } from '../src/world/caption.js';
 import { lossLogPath, readLossLog, type TrainProgress } from '../src/train/loop.js';
 import { writeCurves } from '../src/train/curves.js';
 import { shapesBatch } from '../src/world/dataset.js';
 
-const MODELS = ['classifier', 'vae', 'clip'] as const;
-const DEFAULT_STEPS: Record<(typeof MODELS)[number], number> = { classifier: 1500, vae: 3000, clip: 1500 };
-const DEFAULT_BATCH: Record<(typeof MODELS)[number], number> = { classifier: 32, vae: 16, clip: 64 };
+const MODELS = ['classifier', 'vae', 'clip', 'unet'] as const;
+const DEFAULT_STEPS: Record<(typeof MODELS)[number], number> = { classifier: 1500, vae: 3000, clip: 1500, unet: 20000 };
+const DEFAULT_BATCH: Record<(typeof MODELS)[number], number> = { classifier: 32, vae: 16, clip: 64, unet: 32 };
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -65,6 +68,42 @@ if (model === 'classifier') {
   scoresFile(dir, { eval: scores, train: trainScores });
   tf.dispose([...vars.values()]);
   console.log(`wrote ${dir}`);
+} else if (model === 'unet') {
+  const sdDir = join(out, 'sd');
+  const vae = await loadVae(join(sdDir, 'vae'));
+  const textEncoder = await loadClipTextModel(join(sdDir, 'text_encoder'));
+  const run = trainUNet({ ...common, vae, textEncoder, tokenizer: shapesTokenizer() });
+  let r = await run.next();
+  while (!r.done) r = await run.next();
+  process.stdout.write('\n');
+  const unet = r.value;
+  await saveUNet(sdDir, unet);
+  await writeShapesTokenizer(join(sdDir, 'tokenizer'));
+  unet.dispose();
+  textEncoder.dispose();
+  vae.dispose();
+  // Generation accuracy: held-out prompts, DDIM 25 steps, guidance 5, read by the classifier.
+  const pipe = await loadStableDiffusion(sdDir);
+  const classifier = await loadClassifier(join(out, 'classifier'));
+  const examples = shapesBatch(11, 0, 32, { split: 'eval', twoObjects: 0 });
+  let right = 0;
+  for (const [i, e] of examples.examples.entries()) {
+    const g = await runTextToImage(pipe, { prompt: captionOf(e.scene), numInferenceSteps: 25, guidanceScale: 5, seed: i, height: 64, width: 64 });
+    const x = tf.tidy(() => tf.sub(tf.mul(g.images, 2), 1) as tf.Tensor4D);
+    const read = classifier.read(x)[0]!;
+    x.dispose();
+    const o = e.scene.objects[0]!, got = read.objects[o.position];
+    if (read.background === e.scene.background && got?.shape === o.shape && got.colour === o.colour && got.size === o.size) right++;
+    tf.dispose([g.images, g.latents]);
+  }
+  examples.dispose();
+  const generationAccuracy = right / 32;
+  console.log('generation accuracy (held-out prompts, 32)', generationAccuracy);
+  await writeCurves(join(sdDir, 'unet', 'losses.png'), await readLossLog(lossLogPath(checkpoint)), 'UNet');
+  scoresFile(join(sdDir, 'unet'), { generation_accuracy: generationAccuracy, n: 32, sampler: 'DDIM 25 steps, guidance 5' });
+  classifier.dispose();
+  pipe.dispose();
+  console.log(`wrote ${sdDir}`);
 } else if (model === 'clip') {
   const run = trainClip(common);
   let r = await run.next();

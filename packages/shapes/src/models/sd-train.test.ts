@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { loadClipModel, loadClipTextModel, loadClipTokenizer, loadVae } from '@semedit/core';
+import { loadClipModel, loadClipTextModel, loadClipTokenizer, loadStableDiffusion, loadVae, runTextToImage } from '@semedit/core';
 import { ensureGradients } from '@semedit/core/backend';
 import { clipTextFeatures } from '@semedit/core/clip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shapesBatch } from '../world/dataset.js';
 import { clipAttributeAccuracy, saveClip, tokenIds, trainClip } from './clip-train.js';
-import { shapesTokenizer } from './vocab.js';
+import { shapesTokenizer, writeShapesTokenizer } from './vocab.js';
+import { saveUNet, trainUNet } from './unet-train.js';
 import { latentScale, saveVae, trainVae, warmupCosine } from './vae-train.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'semedit-sd-train-'));
@@ -103,6 +104,40 @@ describe('shapes models trained with semedit', () => {
     text.dispose();
     loaded.dispose();
     clip.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('UNet: a few steps on the VAE latents and the frozen text tower; the folder is a pipeline loadStableDiffusion runs', async () => {
+    const before = tf.memory().numTensors;
+    const vaeConfig = {
+      block_out_channels: [8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 16,
+      down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+    };
+    const sd = join(dir, 'sd');
+    const vae = await finish(trainVae({ steps: 0, config: vaeConfig }), []);
+    await saveVae(join(sd, 'vae'), vae, 1, vaeConfig);
+    const clip = await finish(trainClip({ steps: 0 }), []);
+    await saveClip(join(dir, 'clip0'), clip, join(sd, 'text_encoder'));
+    clip.dispose();
+    await writeShapesTokenizer(join(sd, 'tokenizer'));
+    const textEncoder = await loadClipTextModel(join(sd, 'text_encoder'));
+    const config = {
+      sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, cross_attention_dim: 64, attention_head_dim: 2,
+      norm_num_groups: 4, down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+    };
+    const seen: Record<string, number>[] = [];
+    const unet = await finish(trainUNet({ steps: 2, batch: 3, vae, textEncoder, tokenizer: shapesTokenizer(), config, imageSize: 16 }), seen);
+    expect(seen.map((l) => Object.keys(l))).toEqual([['mse'], ['mse']]);
+    expect(seen.every((l) => l.mse! > 0 && Number.isFinite(l.mse!))).toBe(true);
+    await saveUNet(sd, unet, config);
+    const pipe = await loadStableDiffusion(sd);
+    const out = await runTextToImage(pipe, { prompt: 'a big red circle on the left on a blue background', numInferenceSteps: 2, height: 16, width: 16, seed: 1 });
+    expect(out.images.shape).toEqual([1, 16, 16, 3]);
+    tf.dispose([out.images, out.latents]);
+    pipe.dispose();
+    unet.dispose();
+    textEncoder.dispose();
+    vae.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
