@@ -13,7 +13,7 @@ import { float32ToHalfBits, readCheckpoint, writeSafetensors, type TensorInput }
 import { buildParamTree, paramTensors } from '@semedit/core/nn';
 import { shapesBatch } from '../world/dataset.js';
 import { POSITIONS } from '../world/scene.js';
-import { train, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
 import {
   CLASSIFIER_CONFIG, classifierLogits, classifierLoss, classifierTargets, classifierWeightShapes, readScenes,
   type SceneClassifierConfig, type SceneClassifierParams, type SceneReading,
@@ -107,21 +107,11 @@ export async function* trainClassifier(opts: TrainClassifierOptions): AsyncGener
     }
   };
   const schedule = (step: number): number => lr * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / Math.max(1, opts.steps))));
-  let finished = false;
-  try {
-    yield* train(vars, loss, {
-      model: 'shapes-classifier', steps: opts.steps, lr: schedule,
-      meta: { config: JSON.stringify(config), seed: String(seed), batch: String(batch), lr: String(lr), steps: String(opts.steps) },
-      ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
-      ...(opts.checkpointEvery ? { checkpointEvery: opts.checkpointEvery } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-    finished = true;
-  } finally {
-    // A run that fails or that the caller stops early hands nothing back, so it frees its variables here.
-    if (!finished) tf.dispose([...vars.values()]);
-  }
-  return vars;
+  return yield* trainModel(vars, loss, {
+    model: 'shapes-classifier', steps: opts.steps, lr: schedule,
+    meta: { config: JSON.stringify(config), seed: String(seed), batch: String(batch), lr: String(lr), steps: String(opts.steps) },
+    ...runOptions(opts),
+  }, vars, () => tf.dispose([...vars.values()]));
 }
 
 /**

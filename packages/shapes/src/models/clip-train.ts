@@ -18,7 +18,7 @@ import {
 import { shapesBatch, WORLD_SIZE } from '../world/dataset.js';
 import { captionOf } from '../world/caption.js';
 import { COLOUR_NAMES, POSITIONS, SHAPES, SIZES, type Scene } from '../world/scene.js';
-import { train, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
 import { checkpointOf, initWeights, leavesByPath, makeTrainable, type WeightShapes } from '../train/trainable.js';
 import { shapesClipConfig } from './configs.js';
 import { shapesTokenizer, writeShapesTokenizer } from './vocab.js';
@@ -88,20 +88,11 @@ export async function* trainClip(opts: TrainClipOptions): AsyncGenerator<{ step:
       b.dispose();
     }
   };
-  let finished = false;
-  try {
-    yield* train(vars, loss, {
-      model: 'shapes-clip', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 100),
-      meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), steps: String(opts.steps) },
-      ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
-      ...(opts.checkpointEvery ? { checkpointEvery: opts.checkpointEvery } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-    finished = true;
-  } finally {
-    if (!finished) model.dispose();
-  }
-  return model;
+  return yield* trainModel(vars, loss, {
+    model: 'shapes-clip', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 100),
+    meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), steps: String(opts.steps) },
+    ...runOptions(opts),
+  }, model, () => model.dispose());
 }
 
 /** The attributes CLIP is scored on, with the values each can take. */

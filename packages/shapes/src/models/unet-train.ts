@@ -15,7 +15,7 @@ import { writeSafetensors } from '@semedit/core/io';
 import { addNoiseVp } from '@semedit/core/schedulers';
 import { resolveUNetConfig, unetWeightShapes, type UNet2DConditionConfig } from '@semedit/core/unet';
 import { shapesBatch, WORLD_SIZE } from '../world/dataset.js';
-import { train, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
 import { checkpointOf, initWeights, leavesByPath, makeTrainable, type WeightShapes } from '../train/trainable.js';
 import { SHAPES_UNET_CONFIG } from './configs.js';
 import { tokenIds } from './clip-train.js';
@@ -101,20 +101,11 @@ export async function* trainUNet(opts: TrainUNetOptions): AsyncGenerator<{ step:
       b.dispose();
     }
   };
-  let finished = false;
-  try {
-    yield* train(vars, loss, {
-      model: 'shapes-unet', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 200),
-      meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), drop: String(drop), steps: String(opts.steps) },
-      ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
-      ...(opts.checkpointEvery ? { checkpointEvery: opts.checkpointEvery } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-    finished = true;
-  } finally {
-    if (!finished) unet.dispose();
-  }
-  return unet;
+  return yield* trainModel(vars, loss, {
+    model: 'shapes-unet', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 200),
+    meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), drop: String(drop), steps: String(opts.steps) },
+    ...runOptions(opts),
+  }, unet, () => unet.dispose());
 }
 
 /**

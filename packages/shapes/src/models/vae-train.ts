@@ -11,7 +11,7 @@ import { AutoencoderKL, createGenerator } from '@semedit/core';
 import { writeSafetensors } from '@semedit/core/io';
 import { resolveVaeConfig, vaeWeightShapes, type AutoencoderKLConfig } from '@semedit/core/vae';
 import { shapesBatch, WORLD_SIZE } from '../world/dataset.js';
-import { train, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
 import { checkpointOf, initWeights, leavesByPath, makeTrainable } from '../train/trainable.js';
 import { SHAPES_VAE_CONFIG } from './configs.js';
 
@@ -84,20 +84,11 @@ export async function* trainVae(opts: TrainVaeOptions): AsyncGenerator<{ step: n
       b.dispose();
     }
   };
-  let finished = false;
-  try {
-    yield* train(vars, loss, {
-      model: 'shapes-vae', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 100),
-      meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), kl: String(kl), steps: String(opts.steps) },
-      ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
-      ...(opts.checkpointEvery ? { checkpointEvery: opts.checkpointEvery } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-    finished = true;
-  } finally {
-    if (!finished) vae.dispose();
-  }
-  return vae;
+  return yield* trainModel(vars, loss, {
+    model: 'shapes-vae', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 100),
+    meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), kl: String(kl), steps: String(opts.steps) },
+    ...runOptions(opts),
+  }, vae, () => vae.dispose());
 }
 
 /**

@@ -191,3 +191,45 @@ export async function* train(
     adam.dispose();
   }
 }
+
+/**
+ * The checkpoint and progress options of a trainer's options, without absent keys.
+ *
+ * @example
+ * ```ts
+ * runOptions({ steps: 10, checkpoint: 'a.safetensors' }); // { checkpoint: 'a.safetensors' }
+ * ```
+ */
+export function runOptions(o: Pick<TrainOptions, 'checkpoint' | 'checkpointEvery' | 'onProgress'>): Pick<TrainOptions, 'checkpoint' | 'checkpointEvery' | 'onProgress'> {
+  return {
+    ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
+    ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  };
+}
+
+/**
+ * {@link train} for a model the caller built over `params`: yields each step, returns `model` when the run ends,
+ * and frees it (`dispose`) when the run fails or the caller stops early, since nothing is handed back then.
+ *
+ * @example
+ * ```ts
+ * const run = trainModel(vars, loss, { model: 'vae', steps: 100, lr: 1e-3 }, vae, () => vae.dispose());
+ * ```
+ */
+export async function* trainModel<T>(
+  params: ReadonlyMap<string, tf.Variable>,
+  loss: (step: number) => Record<string, tf.Scalar>,
+  opts: TrainOptions,
+  model: T,
+  dispose: () => void,
+): AsyncGenerator<{ step: number; losses: StepLosses }, T> {
+  let finished = false;
+  try {
+    yield* train(params, loss, opts);
+    finished = true;
+  } finally {
+    if (!finished) dispose();
+  }
+  return model;
+}
