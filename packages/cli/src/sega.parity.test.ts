@@ -37,7 +37,9 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; out: 
 
 describe(`semedit sega (${m.id})`, () => {
   it(`${m.id}: writes the edit, a side-by-side and the settings, concepts in --add/--remove order`, async () => {
-    const [a, b] = params.editing_prompt as [string, string];
+    // The CLI gets two concepts of its own settings; their prompts are the fixture's (one prompt serves both when it has one).
+    const prompts = params.editing_prompt as string[];
+    const a = prompts[0]!, b = prompts[1] ?? prompts[0]!;
     const out = join(dir, 'o', 'edit.png');
     const r = await capture(() => segaCommand.run([
       '--model', folder, '--prompt', params.prompt, '--remove', b, '--add', a, '--scale', '4', '--scale', '6',
