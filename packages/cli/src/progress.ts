@@ -1,6 +1,7 @@
 /**
- * A terminal progress bar for long work. On a TTY it redraws one line; otherwise it prints a line at each
- * 10 % so logs stay readable.
+ * A terminal progress bar for long work, with the time spent and, once a unit is done, the time left (from the
+ * mean time per unit so far). On a TTY it redraws one line; otherwise it prints a line at each 10 % so logs stay
+ * readable.
  * @module
  */
 
@@ -8,6 +9,21 @@
 export interface ProgressBar {
   tick(n?: number, note?: string): void;
   done(note?: string): void;
+}
+
+/**
+ * Seconds as `42s`, `3m05s` or `1h02m`.
+ *
+ * @example
+ * ```ts
+ * formatSeconds(185); // '3m05s'
+ * ```
+ */
+export function formatSeconds(s: number): string {
+  const t = Math.max(0, Math.round(s));
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /**
@@ -31,8 +47,9 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
     const frac = total > 0 ? Math.min(1, count / total) : 1;
     const width = 28;
     const filled = Math.round(frac * width);
-    const secs = ((Date.now() - start) / 1000).toFixed(1);
-    const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${count}/${total} ${secs}s ${note}`;
+    const elapsed = (Date.now() - start) / 1000;
+    const eta = count > 0 && count < total ? ` eta ${formatSeconds((elapsed / count) * (total - count))}` : '';
+    const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${count}/${total} ${elapsed.toFixed(1)}s${eta} ${note}`;
     if (tty) stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1).padEnd(Math.min(line.length, 119))}`);
     else {
       const decile = Math.floor(frac * 10);
