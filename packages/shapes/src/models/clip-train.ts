@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ClipModel, type ClipTokenizer } from '@semedit/core';
+import { ClipModel, createGenerator, type ClipTokenizer } from '@semedit/core';
 import { writeSafetensors } from '@semedit/core/io';
 import {
   buildClipModelParams, clipImageFeatures, clipLogits, clipTextExpectedShapes, clipTextFeatures, clipVisionExpectedShapes, resolveClipConfig,
@@ -40,6 +40,8 @@ export interface TrainClipOptions extends Pick<TrainOptions, 'checkpoint' | 'che
   seed?: number;
   /** Peak learning rate (default 1e-3; warm-up 100 steps, cosine to 10%). */
   lr?: number;
+  /** Add each one-object caption with its shape or position changed as a negative text (default true). */
+  hardNegatives?: boolean;
 }
 
 /** The shapes CLIP's config for a tokenizer. @example `shapesClipConfigFor(shapesTokenizer()).text_config!.vocab_size; // 607` */
@@ -69,7 +71,7 @@ export async function* trainClip(opts: TrainClipOptions): AsyncGenerator<{ step:
   const tok = shapesTokenizer();
   const json = shapesClipConfigFor(tok);
   const cfg = resolveClipConfig(json);
-  const seed = opts.seed ?? 1, batch = opts.batch ?? 64, lr = opts.lr ?? 1e-3;
+  const seed = opts.seed ?? 1, batch = opts.batch ?? 64, lr = opts.lr ?? 1e-3, hard = opts.hardNegatives ?? true;
   const shapes = { ...clipTextExpectedShapes(cfg.text, cfg.projectionDim), ...clipVisionExpectedShapes(cfg.vision, cfg.projectionDim), logit_scale: [] };
   const weights = initWeights(shapes, seed, (key) => (key === 'logit_scale' ? { kind: 'normal', std: 0 } : undefined));
   weights.set('logit_scale', { dtype: 'float32', shape: [], data: new Float32Array([cfg.logitScaleInitValue]) });
@@ -78,25 +80,39 @@ export async function* trainClip(opts: TrainClipOptions): AsyncGenerator<{ step:
   const loss = (step: number): Record<string, tf.Scalar> => {
     const b = shapesBatch(seed, step * batch, batch, { size: cfg.vision.imageSize });
     try {
-      const ids = tokenIds(tok, b.examples.map((e) => e.caption));
+      // Hard negatives: each one-object caption again with its shape or position changed (what random batches rarely
+      // contrast), as extra texts the images must score below their own captions.
+      const gen = createGenerator(seed * 104_729 + step);
+      const negatives = hard ? b.examples.flatMap((e) => (e.scene.objects.length === 1 ? [hardNegative(e.scene, gen.nextDouble(), gen.nextDouble())] : [])) : [];
+      const ids = tokenIds(tok, [...b.examples.map((e) => e.caption), ...negatives]);
       const scale = tf.minimum(model.params.logit_scale, Math.log(100)) as tf.Scalar;
-      const { logitsPerImage, logitsPerText } = clipLogits(clipImageFeatures(model.params, cfg, b.images), clipTextFeatures(model.params, cfg, ids), scale);
-      const labels = tf.oneHot(tf.range(0, batch, 1, 'int32'), batch);
-      const ce = (l: tf.Tensor2D): tf.Scalar => tf.losses.softmaxCrossEntropy(labels, l) as tf.Scalar;
-      return { contrastive: tf.div(tf.add(ce(logitsPerImage), ce(logitsPerText)), 2) as tf.Scalar };
+      const { logitsPerImage } = clipLogits(clipImageFeatures(model.params, cfg, b.images), clipTextFeatures(model.params, cfg, ids), scale);
+      const texts = batch + negatives.length;
+      const imageToText = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.range(0, batch, 1, 'int32'), texts), logitsPerImage) as tf.Scalar;
+      const own = tf.transpose(tf.slice(logitsPerImage, [0, 0], [batch, batch])) as tf.Tensor2D;
+      const textToImage = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.range(0, batch, 1, 'int32'), batch), own) as tf.Scalar;
+      return { contrastive: tf.div(tf.add(imageToText, textToImage), 2) as tf.Scalar };
     } finally {
       b.dispose();
     }
   };
   return yield* trainModel(vars, loss, {
     model: 'shapes-clip', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 100),
-    meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), steps: String(opts.steps) },
+    meta: { config: JSON.stringify(json), seed: String(seed), batch: String(batch), lr: String(lr), hard: String(hard), steps: String(opts.steps) },
     ...runOptions(opts),
   }, model, () => model.dispose());
 }
 
 /** The attributes CLIP is scored on, with the values each can take. */
 const ATTRIBUTES = { shape: SHAPES, colour: COLOUR_NAMES, size: SIZES, position: POSITIONS, background: COLOUR_NAMES } as const;
+
+/** The caption of a one-object scene with its shape or position (by `u`) changed to another value (by `v`). */
+function hardNegative(scene: Scene, u: number, v: number): string {
+  const attr = u < 0.5 ? 'shape' : 'position';
+  const current = scene.objects[0]![attr];
+  const others = (ATTRIBUTES[attr] as readonly string[]).filter((x) => x !== current);
+  return captionOf(withAttribute(scene, attr, others[Math.floor(v * others.length)]!)!);
+}
 
 /** A one-object scene with one attribute set to another value (the background never equals the object's colour). */
 function withAttribute(scene: Scene, attr: keyof typeof ATTRIBUTES, value: string): Scene | undefined {
