@@ -40,7 +40,10 @@ export interface TrainClipOptions extends Pick<TrainOptions, 'checkpoint' | 'che
   seed?: number;
   /** Peak learning rate (default 1e-3; warm-up 100 steps, cosine to 10%). */
   lr?: number;
-  /** Add each one-object caption with its shape or position changed as a negative text (default true). */
+  /**
+   * Add each one-object caption with its shape or position changed as a negative text (default false: measured,
+   * 1500 steps gave held-out shape 48% and position 46% with them, against 60% and 43% without).
+   */
   hardNegatives?: boolean;
 }
 
@@ -71,7 +74,7 @@ export async function* trainClip(opts: TrainClipOptions): AsyncGenerator<{ step:
   const tok = shapesTokenizer();
   const json = shapesClipConfigFor(tok);
   const cfg = resolveClipConfig(json);
-  const seed = opts.seed ?? 1, batch = opts.batch ?? 64, lr = opts.lr ?? 1e-3, hard = opts.hardNegatives ?? true;
+  const seed = opts.seed ?? 1, batch = opts.batch ?? 64, lr = opts.lr ?? 1e-3, hard = opts.hardNegatives ?? false;
   const shapes = { ...clipTextExpectedShapes(cfg.text, cfg.projectionDim), ...clipVisionExpectedShapes(cfg.vision, cfg.projectionDim), logit_scale: [] };
   const weights = initWeights(shapes, seed, (key) => (key === 'logit_scale' ? { kind: 'normal', std: 0 } : undefined));
   weights.set('logit_scale', { dtype: 'float32', shape: [], data: new Float32Array([cfg.logitScaleInitValue]) });
