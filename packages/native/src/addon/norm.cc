@@ -9,52 +9,43 @@
 namespace semedit {
 namespace {
 
-// groupNorm(x, B, S, C, G, gamma, beta, eps, silu, y)
-Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
-  FlushDenormals ftz;
-  const std::string k = "GroupNorm";
-  int64_t b = intArg(info, 1, k, "batch"), s = intArg(info, 2, k, "positions"), c = intArg(info, 3, k, "channels"), g = intArg(info, 4, k, "groups");
-  if (b < 0 || s < 0 || c < 1 || g < 1 || c % g != 0)
-    fail(info.Env(), k, "groups " + std::to_string(g) + " do not divide " + std::to_string(c) + " channels", "E_NATIVE_SHAPE");
-  const float* x = floatArg(info, 0, k, "x", b * s * c);
-  const float* gamma = floatArg(info, 5, k, "gamma", c);
-  const float* beta = floatArg(info, 6, k, "beta", c);
-  const double eps = numArg(info, 7, k, "eps");
-  const bool silu = boolArg(info, 8, k, "silu");
-  float* y = floatArg(info, 9, k, "y", b * s * c);
-  const int64_t cg = c / g, count = s * cg;
-  if (s == 1) {
-    // One position per row (LayerNorm over [rows, C]): the rows are independent, so they are spread over the
-    // threads, each normalizing its groups in two passes over data that stays in L1.
-#pragma omp parallel for schedule(static) if (b * c > (1 << 15))
-    for (int64_t row = 0; row < b; ++row) {
-      const float* xr = x + row * c;
-      float* yr = y + row * c;
-      for (int64_t grp = 0; grp < g; ++grp) {
-        const float* xg = xr + grp * cg;
-        double sum = 0, sq = 0;
+// The view [B, S, C] and the groups G of a normalization, read from arguments at + 0 to at + 3 and checked.
+struct NormDims {
+  int64_t b, s, c, g;
+};
+
+NormDims normDims(const Napi::CallbackInfo& info, const std::string& k, size_t at) {
+  NormDims d{intArg(info, at, k, "batch"), intArg(info, at + 1, k, "positions"), intArg(info, at + 2, k, "channels"), intArg(info, at + 3, k, "groups")};
+  if (d.b < 0 || d.s < 0 || d.c < 1 || d.g < 1 || d.c % d.g != 0)
+    fail(info.Env(), k, "groups " + std::to_string(d.g) + " do not divide " + std::to_string(d.c) + " channels", "E_NATIVE_SHAPE");
+  return d;
+}
+
+// Mean and 1/std of one group's values at one position (LayerNorm's case), in two passes over data in L1.
+inline void rowGroupStats(const float* xg, int64_t cg, double eps, double& m, double& r) {
+  double sum = 0, sq = 0;
 #pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < cg; ++j) sum += xg[j];
-        const double m = sum / double(cg);
+  for (int64_t j = 0; j < cg; ++j) sum += xg[j];
+  m = sum / double(cg);
 #pragma omp simd reduction(+ : sq)
-        for (int64_t j = 0; j < cg; ++j) sq += (double(xg[j]) - m) * (double(xg[j]) - m);
-        const double r = 1.0 / std::sqrt(sq / double(cg) + eps);
-        for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
-          const float v = float((double(xr[j]) - m) * r) * gamma[j] + beta[j];
-          yr[j] = silu ? v / (1.f + (v >= 0.f ? expNonPositive(-v) : 1.f / expNonPositive(v))) : v;
-        }
-      }
-    }
-    return info.Env().Undefined();
-  }
-  // Pass 1: per-channel sums of (x - K) and (x - K)^2 over the positions, K = the channel's value at the first
-  // position (a shift that keeps the squares free of cancellation), contiguous across channels so the loops
-  // vectorize, accumulated in double per thread over chunks of positions. The group's centered sum of squares is then
-  // exact algebra: sum_j [S2_j - 2 d_j S1_j + n d_j^2] with d_j = mean_g - K_j.
+  for (int64_t j = 0; j < cg; ++j) sq += (double(xg[j]) - m) * (double(xg[j]) - m);
+  r = 1.0 / std::sqrt(sq / double(cg) + eps);
+}
+
+// Mean and 1/std per (row, group) of x [B, S, C] over the positions and the group's channels: per-channel sums of
+// (x - K) and (x - K)^2, K = the channel's value at the first position (a shift that keeps the squares free of
+// cancellation), contiguous across channels so the loops vectorize, accumulated in double per thread over chunks of
+// positions. The group's centered sum of squares is then exact algebra: sum_j [S2_j - 2 d_j S1_j + n d_j^2] with
+// d_j = mean_g - K_j.
+void groupStatistics(const float* x, const NormDims& d, double eps, std::vector<double>& mean, std::vector<double>& rstd) {
+  const auto [b, s, c, g] = d;
+  const int64_t cg = c / g, count = s * cg;
   const int threads = omp_get_max_threads();
   const int64_t chunk = std::max<int64_t>(1, (s + threads - 1) / threads);
-  std::vector<double> part1(size_t(threads) * size_t(b * c), 0.0), part2(size_t(threads) * size_t(b * c), 0.0), mean(size_t(b * g)), rstd(size_t(b * g));
+  std::vector<double> part1(size_t(threads) * size_t(b * c), 0.0), part2(size_t(threads) * size_t(b * c), 0.0);
   std::vector<double> shiftK(size_t(b * c), 0.0);
+  mean.assign(size_t(b * g), 0.0);
+  rstd.assign(size_t(b * g), 0.0);
   if (s > 0)
     for (int64_t row = 0; row < b; ++row)
       for (int64_t j = 0; j < c; ++j) shiftK[size_t(row * c + j)] = x[row * s * c + j];
@@ -89,12 +80,48 @@ Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
       const double m = count ? sum / double(count) : 0;
       double sq = 0;
       for (int64_t j = 0; j < cg; ++j) {
-        const double d = m - shiftK[size_t(row * c + grp * cg + j)];
-        sq += s2[size_t(j)] - 2 * d * s1[size_t(j)] + double(s) * d * d;
+        const double dm = m - shiftK[size_t(row * c + grp * cg + j)];
+        sq += s2[size_t(j)] - 2 * dm * s1[size_t(j)] + double(s) * dm * dm;
       }
       mean[size_t(row * g + grp)] = m;
       rstd[size_t(row * g + grp)] = 1.0 / std::sqrt((count ? std::max(0.0, sq) / double(count) : 0) + eps);
     }
+}
+
+// groupNorm(x, B, S, C, G, gamma, beta, eps, silu, y)
+Napi::Value GroupNorm(const Napi::CallbackInfo& info) {
+  FlushDenormals ftz;
+  const std::string k = "GroupNorm";
+  const NormDims dims = normDims(info, k, 1);
+  const auto [b, s, c, g] = dims;
+  const float* x = floatArg(info, 0, k, "x", b * s * c);
+  const float* gamma = floatArg(info, 5, k, "gamma", c);
+  const float* beta = floatArg(info, 6, k, "beta", c);
+  const double eps = numArg(info, 7, k, "eps");
+  const bool silu = boolArg(info, 8, k, "silu");
+  float* y = floatArg(info, 9, k, "y", b * s * c);
+  const int64_t cg = c / g;
+  if (s == 1) {
+    // One position per row (LayerNorm over [rows, C]): the rows are independent, so they are spread over the
+    // threads, each normalizing its groups in two passes over data that stays in L1.
+#pragma omp parallel for schedule(static) if (b * c > (1 << 15))
+    for (int64_t row = 0; row < b; ++row) {
+      const float* xr = x + row * c;
+      float* yr = y + row * c;
+      for (int64_t grp = 0; grp < g; ++grp) {
+        double m, r;
+        rowGroupStats(xr + grp * cg, cg, eps, m, r);
+        for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
+          const float v = float((double(xr[j]) - m) * r) * gamma[j] + beta[j];
+          yr[j] = silu ? v / (1.f + (v >= 0.f ? expNonPositive(-v) : 1.f / expNonPositive(v))) : v;
+        }
+      }
+    }
+    return info.Env().Undefined();
+  }
+  // Pass 1: the statistics per (row, group).
+  std::vector<double> mean, rstd;
+  groupStatistics(x, dims, eps, mean, rstd);
   // Pass 2: y = (x - mean) · rstd · gamma + beta, as a per-(row, channel) scale and shift, then SiLU.
   std::vector<float> scale(size_t(b * c)), shift(size_t(b * c));
   for (int64_t row = 0; row < b; ++row)
@@ -275,14 +302,10 @@ Napi::Value BiasActGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-
 // groupNormGrad(dy, x, B, S, C, G, gamma, beta, eps, silu, dx | null, dgamma | null, dbeta | null): the gradients of
-// GroupNorm (those asked for), recomputing the statistics (double, two passes) and, with SiLU, the pre-activation:
+// GroupNorm (those asked for), recomputing the statistics as the forward does and, with SiLU, the pre-activation:
 // d = dy · σ(y)(1 + y(1 - σ(y))) or dy; dbeta = Σ d; dgamma = Σ d·x̂; dx = rstd · (d·γ - mean_g(d·γ) - x̂ · mean_g(d·γ·x̂)).
-// Rows (S = 1, LayerNorm) are independent and spread over the threads; otherwise each row's positions are.
-struct NormGradRow {
-  const float *mean, *rstd;  // per channel, the channel's group's statistics
-};
+// Rows (S = 1, LayerNorm) are independent and spread over the threads; otherwise the positions are.
 
 inline float normD(float dy, float xh, float gamma, float beta, bool silu) {
   if (!silu) return dy;
@@ -294,9 +317,8 @@ inline float normD(float dy, float xh, float gamma, float beta, bool silu) {
 Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
   FlushDenormals ftz;
   const std::string k = "GroupNormGrad";
-  int64_t b = intArg(info, 2, k, "batch"), s = intArg(info, 3, k, "positions"), c = intArg(info, 4, k, "channels"), g = intArg(info, 5, k, "groups");
-  if (b < 0 || s < 0 || c < 1 || g < 1 || c % g != 0)
-    fail(info.Env(), k, "groups " + std::to_string(g) + " do not divide " + std::to_string(c) + " channels", "E_NATIVE_SHAPE");
+  const NormDims dims = normDims(info, k, 2);
+  const auto [b, s, c, g] = dims;
   const int64_t n = b * s * c, cg = c / g;
   const float* dy = floatArg(info, 0, k, "dy", n);
   const float* x = floatArg(info, 1, k, "x", n);
@@ -314,27 +336,12 @@ Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
   std::vector<float> meanC(size_t(b * c)), rstdC(size_t(b * c));
   std::vector<double> tg(size_t(threads) * size_t(c), 0.0), tb(size_t(threads) * size_t(c), 0.0);  // per-thread dgamma, dbeta
   std::vector<double> sumD(size_t(b * c), 0.0), sumDX(size_t(b * c), 0.0);  // per (row, channel): Σ_p d, Σ_p d·x̂
-  auto groupStats = [&](int64_t row, const double* s1, const double* s2, float* md, float* rd) {
-    // s1[j] = Σ_p x, s2[j] = Σ_p x² about the shift K_j = x[row, 0, j]; centred sums are exact algebra (see GroupNorm).
-    for (int64_t grp = 0; grp < g; ++grp) {
-      double sum = 0, sq = 0;
-      for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) sum += double(x[row * s * c + j]) * double(s) + s1[j];
-      const double m = sum / count;
-      for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
-        const double d = m - double(x[row * s * c + j]);
-        sq += s2[j] - 2 * d * s1[j] + double(s) * d * d;
-      }
-      const double r = 1.0 / std::sqrt(std::max(0.0, sq) / count + eps);
-      for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) md[j] = float(m), rd[j] = float(r);
-    }
-  };
   if (s == 1) {
 #pragma omp parallel if (parallel)
     {
       const int t = omp_get_thread_num();
       double* pg = tg.data() + size_t(t) * size_t(c);
       double* pb = tb.data() + size_t(t) * size_t(c);
-      std::vector<double> s1(size_t(c), 0.0), s2(size_t(c), 0.0);
       std::vector<float> d(static_cast<size_t>(c)), xh(static_cast<size_t>(c));
 #pragma omp for schedule(static)
       for (int64_t row = 0; row < b; ++row) {
@@ -342,9 +349,10 @@ Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
         const float* dyr = dy + row * c;
         float* md = meanC.data() + row * c;
         float* rd = rstdC.data() + row * c;
-        for (int64_t j = 0; j < c; ++j) s1[size_t(j)] = 0.0, s2[size_t(j)] = 0.0;
-        groupStats(row, s1.data(), s2.data(), md, rd);
         for (int64_t grp = 0; grp < g; ++grp) {
+          double m, r;
+          rowGroupStats(xr + grp * cg, cg, eps, m, r);
+          for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) md[j] = float(m), rd[j] = float(r);
           double a = 0, a2 = 0;
           for (int64_t j = grp * cg; j < (grp + 1) * cg; ++j) {
             xh[size_t(j)] = (xr[j] - md[j]) * rd[j];
@@ -361,33 +369,11 @@ Napi::Value GroupNormGrad(const Napi::CallbackInfo& info) {
       }
     }
   } else {
-    // Shifted per-channel sums per row (threads over positions), then per-channel statistics.
-    std::vector<double> p1(size_t(threads) * size_t(c)), p2(size_t(threads) * size_t(c));
-    for (int64_t row = 0; row < b; ++row) {
-      std::fill(p1.begin(), p1.end(), 0.0);
-      std::fill(p2.begin(), p2.end(), 0.0);
-      const float* k0 = x + row * s * c;
-#pragma omp parallel if (parallel)
-      {
-        const int t = omp_get_thread_num();
-        double* a1 = p1.data() + size_t(t) * size_t(c);
-        double* a2 = p2.data() + size_t(t) * size_t(c);
-#pragma omp for schedule(static)
-        for (int64_t p = 0; p < s; ++p) {
-          const float* xp = k0 + p * c;
-#pragma omp simd
-          for (int64_t j = 0; j < c; ++j) {
-            const double v = double(xp[j]) - double(k0[j]);
-            a1[j] += v;
-            a2[j] += v * v;
-          }
-        }
-      }
-      for (int t = 1; t < threads; ++t)
-        for (int64_t j = 0; j < c; ++j) p1[size_t(j)] += p1[size_t(t) * size_t(c) + size_t(j)], p2[size_t(j)] += p2[size_t(t) * size_t(c) + size_t(j)];
-      groupStats(row, p1.data(), p2.data(), meanC.data() + row * c, rstdC.data() + row * c);
-    }
-    // Σ_p d and Σ_p d·x̂ per (row, channel), per thread in float over stretches, summed in double.
+    std::vector<double> mean, rstd;
+    groupStatistics(x, dims, eps, mean, rstd);
+    for (int64_t row = 0; row < b; ++row)
+      for (int64_t j = 0; j < c; ++j) meanC[size_t(row * c + j)] = float(mean[size_t(row * g + j / cg)]), rstdC[size_t(row * c + j)] = float(rstd[size_t(row * g + j / cg)]);
+    // Σ_p d and Σ_p d·x̂ per (row, channel), per thread, then over the threads.
     std::vector<double> pd(size_t(threads) * size_t(b * c), 0.0), pdx(size_t(threads) * size_t(b * c), 0.0);
 #pragma omp parallel if (parallel)
     {
