@@ -48,16 +48,19 @@ const bar = (p: TrainProgress): void => {
   process.stdout.write(`\r[${'#'.repeat(done)}${'.'.repeat(w - done)}] ${p.step}/${p.steps} ${losses} eta ${eta}   `);
 };
 const common = { steps, batch, checkpoint, checkpointEvery: 50, onProgress: bar };
+/** Runs a trainer to its end (its bar on one line) and returns what it hands back. */
+async function finish<T>(run: AsyncGenerator<unknown, T>): Promise<T> {
+  let r = await run.next();
+  while (!r.done) r = await run.next();
+  process.stdout.write('\n');
+  return r.value;
+}
 const scoresFile = (dir: string, extra: object): void => {
   writeFileSync(join(dir, 'scores.json'), `${JSON.stringify({ steps, batch, backend: info.name, seconds_this_run: Math.round((Date.now() - started) / 1000), ...extra }, null, 2)}\n`);
 };
 
 if (model === 'classifier') {
-  const run = trainClassifier(common);
-  let r = await run.next();
-  while (!r.done) r = await run.next();
-  process.stdout.write('\n');
-  const vars = r.value;
+  const vars = await finish(trainClassifier(common));
   const params = classifierParamsOf(vars, CLASSIFIER_CONFIG);
   const scores = classifierAccuracy((x) => classifierLogits(params, x), { n: 512, split: 'eval' });
   const trainScores = classifierAccuracy((x) => classifierLogits(params, x), { n: 256, split: 'train', seed: 3 });
@@ -72,11 +75,7 @@ if (model === 'classifier') {
   const sdDir = join(out, 'sd');
   const vae = await loadVae(join(sdDir, 'vae'));
   const textEncoder = await loadClipTextModel(join(sdDir, 'text_encoder'));
-  const run = trainUNet({ ...common, vae, textEncoder, tokenizer: shapesTokenizer() });
-  let r = await run.next();
-  while (!r.done) r = await run.next();
-  process.stdout.write('\n');
-  const unet = r.value;
+  const unet = await finish(trainUNet({ ...common, vae, textEncoder, tokenizer: shapesTokenizer() }));
   await saveUNet(sdDir, unet);
   await writeShapesTokenizer(join(sdDir, 'tokenizer'));
   unet.dispose();
@@ -105,11 +104,7 @@ if (model === 'classifier') {
   pipe.dispose();
   console.log(`wrote ${sdDir}`);
 } else if (model === 'clip') {
-  const run = trainClip(common);
-  let r = await run.next();
-  while (!r.done) r = await run.next();
-  process.stdout.write('\n');
-  const clip = r.value;
+  const clip = await finish(trainClip(common));
   const scores = clipAttributeAccuracy(clip, shapesTokenizer(), 256);
   console.log('held-out zero-shot attribute accuracy', scores);
   const dir = join(out, 'clip');
@@ -119,11 +114,7 @@ if (model === 'classifier') {
   clip.dispose();
   console.log(`wrote ${dir}`);
 } else {
-  const run = trainVae(common);
-  let r = await run.next();
-  while (!r.done) r = await run.next();
-  process.stdout.write('\n');
-  const vae = r.value;
+  const vae = await finish(trainVae(common));
   const scale = latentScale(vae);
   // Reconstruction error on held-out scenes, and how the classifier reads reconstructions against the originals.
   const classifier = await loadClassifier(join(out, 'classifier'));

@@ -86,7 +86,6 @@ const slice = nativeKernel(tf.Slice, (b, { inputs, attrs }, cpu) => {
   return b.out(size, y);
 });
 
-/** The data-movement kernels the addon runs. */
 /** SplitV (tf.split, and Concat's gradient): one native slice copy per part along the axis. */
 const splitV = nativeKernel(tf.SplitV, (b, { inputs, attrs }, cpu) => {
   const x = inputs['x']!;
@@ -104,4 +103,5 @@ const splitV = nativeKernel(tf.SplitV, (b, { inputs, attrs }, cpu) => {
   });
 });
 
+/** The data-movement kernels the addon runs. */
 export const LAYOUT_KERNELS: tf.KernelConfig[] = [concat, pack, resizeNearest, pad, slice, splitV];

@@ -13,7 +13,7 @@ import { float32ToHalfBits, readCheckpoint, writeSafetensors, type TensorInput }
 import { buildParamTree, paramTensors } from '@semedit/core/nn';
 import { shapesBatch } from '../world/dataset.js';
 import { POSITIONS } from '../world/scene.js';
-import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, warmupCosine, type TrainOptions } from '../train/loop.js';
 import {
   CLASSIFIER_CONFIG, classifierLogits, classifierLoss, classifierTargets, classifierWeightShapes, readScenes,
   type SceneClassifierConfig, type SceneClassifierParams, type SceneReading,
@@ -106,9 +106,8 @@ export async function* trainClassifier(opts: TrainClassifierOptions): AsyncGener
       b.dispose();
     }
   };
-  const schedule = (step: number): number => lr * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / Math.max(1, opts.steps))));
   return yield* trainModel(vars, loss, {
-    model: 'shapes-classifier', steps: opts.steps, lr: schedule,
+    model: 'shapes-classifier', steps: opts.steps, lr: warmupCosine(lr, opts.steps, 0),
     meta: { config: JSON.stringify(config), seed: String(seed), batch: String(batch), lr: String(lr), steps: String(opts.steps) },
     ...runOptions(opts),
   }, vars, () => tf.dispose([...vars.values()]));

@@ -18,11 +18,10 @@ import {
 import { shapesBatch, WORLD_SIZE } from '../world/dataset.js';
 import { captionOf } from '../world/caption.js';
 import { COLOUR_NAMES, POSITIONS, SHAPES, SIZES, type Scene } from '../world/scene.js';
-import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, warmupCosine, type TrainOptions } from '../train/loop.js';
 import { checkpointOf, initWeights, leavesByPath, makeTrainable, type WeightShapes } from '../train/trainable.js';
 import { shapesClipConfig } from './configs.js';
 import { shapesTokenizer, writeShapesTokenizer } from './vocab.js';
-import { warmupCosine } from './vae-train.js';
 
 /**
  * Options of {@link trainClip}.
@@ -76,6 +75,8 @@ export async function* trainClip(opts: TrainClipOptions): AsyncGenerator<{ step:
   const cfg = resolveClipConfig(json);
   const seed = opts.seed ?? 1, batch = opts.batch ?? 64, lr = opts.lr ?? 1e-3, hard = opts.hardNegatives ?? false;
   const shapes = { ...clipTextExpectedShapes(cfg.text, cfg.projectionDim), ...clipVisionExpectedShapes(cfg.vision, cfg.projectionDim), logit_scale: [] };
+  // logit_scale is set to its config value below; its 'normal' draw with std 0 keeps the generator's stream as the
+  // shipped run drew it, so the other weights start where they did.
   const weights = initWeights(shapes, seed, (key) => (key === 'logit_scale' ? { kind: 'normal', std: 0 } : undefined));
   weights.set('logit_scale', { dtype: 'float32', shape: [], data: new Float32Array([cfg.logitScaleInitValue]) });
   const model = new ClipModel(cfg, buildClipModelParams(weights, cfg).params);
@@ -85,8 +86,8 @@ export async function* trainClip(opts: TrainClipOptions): AsyncGenerator<{ step:
     try {
       // Hard negatives: each one-object caption again with its shape or position changed (what random batches rarely
       // contrast), as extra texts the images must score below their own captions.
-      const gen = createGenerator(seed * 104_729 + step);
-      const negatives = hard ? b.examples.flatMap((e) => (e.scene.objects.length === 1 ? [hardNegative(e.scene, gen.nextDouble(), gen.nextDouble())] : [])) : [];
+      const gen = hard ? createGenerator(seed * 104_729 + step) : undefined;
+      const negatives = gen ? b.examples.flatMap((e) => (e.scene.objects.length === 1 ? [hardNegative(e.scene, gen.nextDouble(), gen.nextDouble())] : [])) : [];
       const ids = tokenIds(tok, [...b.examples.map((e) => e.caption), ...negatives]);
       const scale = tf.minimum(model.params.logit_scale, Math.log(100)) as tf.Scalar;
       const { logitsPerImage } = clipLogits(clipImageFeatures(model.params, cfg, b.images), clipTextFeatures(model.params, cfg, ids), scale);

@@ -16,7 +16,8 @@ import { shapesBatch } from '../world/dataset.js';
 import { clipAttributeAccuracy, saveClip, tokenIds, trainClip } from './clip-train.js';
 import { shapesTokenizer, writeShapesTokenizer } from './vocab.js';
 import { saveUNet, trainUNet } from './unet-train.js';
-import { latentScale, saveVae, trainVae, warmupCosine } from './vae-train.js';
+import { latentScale, saveVae, trainVae } from './vae-train.js';
+import { warmupCosine } from '../train/loop.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'semedit-sd-train-'));
 beforeAll(async () => {
@@ -24,6 +25,12 @@ beforeAll(async () => {
   await ensureGradients();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A VAE small enough to train for a few steps on the cpu backend (16x16 images to 8x8x4 latents). */
+const TINY_VAE = {
+  block_out_channels: [8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 16,
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+};
 
 const maxDiff = (a: tf.Tensor, b: tf.Tensor): number => {
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
@@ -52,10 +59,7 @@ describe('shapes models trained with semedit', () => {
 
   it('VAE: a few steps, a latent scale, a diffusers vae/ folder that loadVae reads back', async () => {
     const before = tf.memory().numTensors;
-    const config = {
-      block_out_channels: [8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 16,
-      down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
-    };
+    const config = TINY_VAE;
     const seen: Record<string, number>[] = [];
     const vae = await finish(trainVae({ steps: 3, batch: 2, config, checkpoint: join(dir, 'vae.safetensors'), checkpointEvery: 2 }), seen);
     expect(seen.length).toBe(3);
@@ -109,10 +113,7 @@ describe('shapes models trained with semedit', () => {
 
   it('UNet: a few steps on the VAE latents and the frozen text tower; the folder is a pipeline loadStableDiffusion runs', async () => {
     const before = tf.memory().numTensors;
-    const vaeConfig = {
-      block_out_channels: [8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 16,
-      down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
-    };
+    const vaeConfig = TINY_VAE;
     const sd = join(dir, 'sd');
     const vae = await finish(trainVae({ steps: 0, config: vaeConfig }), []);
     await saveVae(join(sd, 'vae'), vae, 1, vaeConfig);

@@ -15,11 +15,10 @@ import { writeSafetensors } from '@semedit/core/io';
 import { addNoiseVp } from '@semedit/core/schedulers';
 import { resolveUNetConfig, unetWeightShapes, type UNet2DConditionConfig } from '@semedit/core/unet';
 import { shapesBatch, WORLD_SIZE } from '../world/dataset.js';
-import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, warmupCosine, type TrainOptions } from '../train/loop.js';
 import { checkpointOf, initWeights, leavesByPath, makeTrainable, type WeightShapes } from '../train/trainable.js';
 import { SHAPES_UNET_CONFIG } from './configs.js';
 import { tokenIds } from './clip-train.js';
-import { warmupCosine } from './vae-train.js';
 
 /**
  * The sampler config saved with the pipeline: DDIM on SD's training schedule.
@@ -110,7 +109,8 @@ export async function* trainUNet(opts: TrainUNetOptions): AsyncGenerator<{ step:
 
 /**
  * Writes the pipeline's `unet/` (config and float16 weights), `scheduler/` and `model_index.json` into `dir`, beside
- * the `vae/`, `text_encoder/` and `tokenizer/` that their own trainers write.
+ * the `vae/` and `text_encoder/` that `saveVae` and `saveClip` write; the caller adds `tokenizer/`
+ * (`writeShapesTokenizer`).
  *
  * @example
  * ```ts

@@ -11,7 +11,7 @@ import { AutoencoderKL, createGenerator } from '@semedit/core';
 import { writeSafetensors } from '@semedit/core/io';
 import { resolveVaeConfig, vaeWeightShapes, type AutoencoderKLConfig } from '@semedit/core/vae';
 import { shapesBatch, WORLD_SIZE } from '../world/dataset.js';
-import { runOptions, trainModel, type TrainOptions } from '../train/loop.js';
+import { runOptions, trainModel, warmupCosine, type TrainOptions } from '../train/loop.js';
 import { checkpointOf, initWeights, leavesByPath, makeTrainable } from '../train/trainable.js';
 import { SHAPES_VAE_CONFIG } from './configs.js';
 
@@ -37,18 +37,6 @@ export interface TrainVaeOptions extends Pick<TrainOptions, 'checkpoint' | 'chec
   /** Weight of the KL term against the per-pixel L1 (default 1e-4). */
   klWeight?: number;
   config?: AutoencoderKLConfig;
-}
-
-/**
- * A warm-up then cosine learning-rate schedule, to 10% of the peak at `steps`.
- *
- * @example
- * ```ts
- * warmupCosine(1e-3, 1000, 100)(0); // 1e-5
- * ```
- */
-export function warmupCosine(peak: number, steps: number, warmup: number): (step: number) => number {
-  return (step) => (step < warmup ? (peak * (step + 1)) / warmup : peak * (0.1 + 0.45 * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, steps - warmup)))));
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byteCharsInVocabOrder, byteEncode, ClipTokenizer, WORD_END } from '@semedit/core/tokenizer';
+import { basicClean, byteCharsInVocabOrder, byteEncode, ClipTokenizer, preTokenize, WORD_END } from '@semedit/core/tokenizer';
 import { captionOf, captionVariants } from '../world/caption.js';
 import { sceneAt } from '../world/scene.js';
 
@@ -29,9 +29,9 @@ export interface ShapesVocab {
   merges: [string, string][];
 }
 
-/** Words of a caption the way CLIP's pre-tokenizer splits ours (letters, or a run of punctuation). */
+/** Words of a caption as CLIP's own cleanup and pre-tokenizer split it. */
 function words(caption: string): string[] {
-  return caption.toLowerCase().match(/[a-z]+|[^\sa-z0-9]+/g) ?? [];
+  return preTokenize(basicClean(caption)).map((p) => p.text);
 }
 
 /** Word frequencies over a fixed corpus: every template of `corpusScenes` training scenes. */
@@ -55,7 +55,7 @@ function corpus(corpusScenes: number): Map<string, number> {
  * @example
  * ```ts
  * const { vocab, merges } = buildShapesVocab();
- * merges.length; // one per merge, a few hundred
+ * merges.length; // 93: every caption word is then one token
  * ```
  */
 export function buildShapesVocab(corpusScenes = 2000): ShapesVocab {

@@ -233,3 +233,16 @@ export async function* trainModel<T>(
   }
   return model;
 }
+
+/**
+ * A warm-up then cosine learning-rate schedule, to 10% of the peak at `steps` (no
+ * warm-up with `warmup` 0).
+ *
+ * @example
+ * ```ts
+ * warmupCosine(1e-3, 1000, 100)(0); // 1e-5
+ * ```
+ */
+export function warmupCosine(peak: number, steps: number, warmup: number): (step: number) => number {
+  return (step) => (step < warmup ? (peak * (step + 1)) / warmup : peak * (0.1 + 0.45 * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, steps - warmup)))));
+}

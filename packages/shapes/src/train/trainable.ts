@@ -63,7 +63,7 @@ export function initWeights(shapes: WeightShapes, seed: number, init?: (key: str
     else if (how.kind === 'zeros') data = new Float32Array(size);
     else if (how.kind === 'normal') data = gen.normal(size).map((v) => v * how.std);
     else {
-      const fanIn = shape.length > 1 ? size / shape[0]! : shape[0]!;
+      const fanIn = shape.length > 1 ? size / shape[0]! : (shape[0] ?? 1); // a scalar has fan-in 1
       const bound = 1 / Math.sqrt(fanIn);
       data = gen.uniform(size).map((u) => (2 * u - 1) * bound);
     }
@@ -106,7 +106,7 @@ export function makeTrainable(tree: object, name: string): Map<string, tf.Variab
   const vars = new Map<string, tf.Variable>();
   const suffix = Math.random().toString(36).slice(2);
   for (const [path, leaf] of leavesByPath(tree)) {
-    const variable = tf.variable(leaf.dtype === 'float32' ? leaf : tf.cast(leaf, 'float32'), true, `${name}.${path}.${suffix}`);
+    const variable = tf.tidy(() => tf.variable(tf.cast(leaf, 'float32'), true, `${name}.${path}.${suffix}`));
     leaf.dispose();
     const parts = path.split('.');
     let node = tree as Record<string, unknown>;
@@ -131,7 +131,7 @@ function toCheckpointLayout(key: string, t: tf.Tensor, shape: readonly number[])
 /** The tensor for a checkpoint key among trained variables by tree path (GEGLU halves joined back). */
 function leafFor(vars: ReadonlyMap<string, tf.Tensor>, key: string): tf.Tensor {
   const direct = vars.get(key);
-  if (direct) return tf.clone(direct);
+  if (direct) return direct;
   const m = /^(.*\.ff\.net\.0\.proj)\.(weight|bias)$/.exec(key);
   const hidden = m && vars.get(`${m[1]}.hidden.${m[2]}`);
   const gate = m && vars.get(`${m[1]}.gate.${m[2]}`);
